@@ -1,0 +1,130 @@
+//! Throughput benchmarks that measure robcert beside its baseline in the same run.
+
+use crate::error::Result;
+use crate::pipeline::Prepared;
+use crate::smoothing::{SmoothingConfig, SmoothingMode, SmoothingRun, run_smoothing};
+use serde::Serialize;
+use std::time::Instant;
+
+/// One paired measurement: raw inference and smoothing on the same evaluation count.
+#[derive(Clone, Debug, Serialize)]
+pub struct ThroughputPair {
+    pub raw_per_second: f64,
+    pub smoothing_per_second: f64,
+    pub ratio: f64,
+}
+
+/// Result of the smoothing throughput benchmark; `ratio` is smoothing / raw (higher is better).
+#[derive(Clone, Debug, Serialize)]
+pub struct SmoothingBench {
+    pub rows: usize,
+    pub evaluations_per_repeat: u64,
+    pub batch: usize,
+    pub workers: usize,
+    pub pairs: Vec<ThroughputPair>,
+    pub median_raw_per_second: f64,
+    pub median_smoothing_per_second: f64,
+    pub median_ratio: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Raw ONNX Runtime batch inference of `evaluations` rows (data rows tiled into batches),
+/// split over `workers` sessions exactly as smoothing splits its work. Returns rows/s.
+pub fn raw_inference(
+    prepared: &Prepared,
+    evaluations: u64,
+    batch: usize,
+    workers: usize,
+) -> Result<f64> {
+    let w = prepared.data.width();
+    let input: Vec<f32> = (0..batch)
+        .flat_map(|i| prepared.data.row(i % prepared.data.rows()).iter().copied())
+        .collect();
+    let per_worker = evaluations.div_ceil(workers as u64);
+    let start = Instant::now();
+    let outcomes: Vec<Result<u64>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> Result<u64> {
+                    let mut session = prepared.model.session()?;
+                    let mut out = Vec::new();
+                    let mut done = 0u64;
+                    while done < per_worker {
+                        let b = ((per_worker - done) as usize).min(batch);
+                        session.run_into(&input[..b * w], b, &mut out)?;
+                        done += b as u64;
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("bench worker panicked"))
+            .collect()
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let total: u64 = outcomes
+        .into_iter()
+        .collect::<Result<Vec<u64>>>()?
+        .iter()
+        .sum();
+    Ok(total as f64 / secs)
+}
+
+/// Smoothing (CERTIFY) on the first `rows` rows against raw inference of the same number of
+/// model evaluations, alternating `repeats` times so that machine noise hits both alike.
+pub fn smoothing_vs_raw(
+    prepared: &Prepared,
+    config: &SmoothingConfig,
+    rows: usize,
+    workers: usize,
+    repeats: usize,
+) -> Result<SmoothingBench> {
+    let rows = rows.min(prepared.data.rows()).max(1);
+    let evaluations = rows as u64 * (config.n0 + config.n);
+    let mut pairs = Vec::new();
+    for _ in 0..repeats.max(1) {
+        let raw = raw_inference(prepared, evaluations, config.batch, workers)?;
+        let run = SmoothingRun {
+            model: &prepared.model,
+            data: &prepared.data,
+            threat: &prepared.threat,
+            config,
+            mode: SmoothingMode::Certify,
+            workers,
+            rows: Some((0..rows).collect()),
+            progress: false,
+        };
+        let start = Instant::now();
+        let out = run_smoothing(&run)?;
+        // Timed from the call, so set-up (sessions, clean predictions) counts against smoothing.
+        let smooth = out.model_evaluations as f64 / start.elapsed().as_secs_f64();
+        pairs.push(ThroughputPair {
+            raw_per_second: raw,
+            smoothing_per_second: smooth,
+            ratio: smooth / raw,
+        });
+    }
+    Ok(SmoothingBench {
+        rows,
+        evaluations_per_repeat: evaluations,
+        batch: config.batch,
+        workers,
+        median_raw_per_second: median(pairs.iter().map(|p| p.raw_per_second).collect()),
+        median_smoothing_per_second: median(pairs.iter().map(|p| p.smoothing_per_second).collect()),
+        median_ratio: median(pairs.iter().map(|p| p.ratio).collect()),
+        pairs,
+    })
+}

@@ -1,0 +1,120 @@
+//! One typed error enum for the library. Every variant carries the facts a user needs to act:
+//! the file, the row and column, the key, the op and node. A verification *outcome* is never an
+//! error (see `Verdict` types); errors are for inputs robcert cannot work with.
+
+use std::path::PathBuf;
+
+/// Errors raised by robcert. The `Display` text is what the CLI prints.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path} does not exist")]
+    MissingFile { path: PathBuf },
+
+    #[error(
+        "ONNX Runtime library not found (looked in: {searched}).\n  Install it with `scripts/setup` \
+         (pip installs the onnxruntime==1.32.0 wheel into .ort/), or point ROBCERT_ORT_LIB / --ort-lib \
+         at libonnxruntime.so"
+    )]
+    RuntimeLibraryMissing { searched: String },
+
+    #[error("ONNX Runtime could not be initialised from {path}: {message}")]
+    RuntimeInit { path: PathBuf, message: String },
+
+    #[error("{path} is not a loadable ONNX model: {message}")]
+    NotOnnx { path: PathBuf, message: String },
+
+    #[error("model {path}: {message}")]
+    ModelSignature { path: PathBuf, message: String },
+
+    #[error(
+        "model {path} expects {model_width} input features but the data has {data_width} feature columns \
+         ({hint})"
+    )]
+    InputWidthMismatch {
+        path: PathBuf,
+        model_width: usize,
+        data_width: usize,
+        hint: String,
+    },
+
+    #[error("ONNX Runtime failed while running {path}: {message}")]
+    Inference { path: PathBuf, message: String },
+
+    #[error("{path}: {message}")]
+    Csv { path: PathBuf, message: String },
+
+    #[error("{path}, line {line}, column `{column}`: {message}")]
+    BadValue {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        message: String,
+    },
+
+    #[error("{path}: label column `{column}` not found (columns: {available})")]
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        available: String,
+    },
+
+    #[error("{path}, line {line}: expected {expected} fields as in the header, found {found}")]
+    RowWidth {
+        path: PathBuf,
+        line: u64,
+        expected: usize,
+        found: usize,
+    },
+
+    #[error("threat spec {path}: {message}")]
+    SpecSyntax { path: PathBuf, message: String },
+
+    #[error("threat spec: `{key}`: {message}")]
+    SpecValue { key: String, message: String },
+
+    #[error("invalid parameter `{name}` = {value}: {message}")]
+    Parameter {
+        name: &'static str,
+        value: String,
+        message: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        let path = path.into();
+        if source.kind() == std::io::ErrorKind::NotFound {
+            Error::MissingFile { path }
+        } else {
+            Error::Io { path, source }
+        }
+    }
+
+    pub(crate) fn spec(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::SpecValue {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn param(
+        name: &'static str,
+        value: impl ToString,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Parameter {
+            name,
+            value: value.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,17 @@
+//! robcert: certified robustness for fraud models as they run in production (ONNX Runtime).
+//!
+//! Data flows one way: model + data + threat spec → methods (smoothing, ...) → result types →
+//! outputs. The CLI (`cli`) is a thin layer over these modules.
+pub mod bench;
+pub mod cli;
+pub mod data;
+pub mod error;
+pub mod numerics;
+pub mod output;
+pub mod pipeline;
+pub mod runtime;
+pub mod smoothing;
+pub mod threat;
+pub mod util;
+
+pub use error::{Error, Result};

@@ -1,0 +1,288 @@
+//! CERTIFY and PREDICT over a data set: rows are shared out to worker threads, each owning one
+//! ONNX Runtime session; each row draws from its own seeded streams, so the counts are the same
+//! for any number of workers and any batch size.
+
+use super::noise::{AnisotropicNoise, Phase, row_stream};
+use super::result::RowCertificate;
+use super::stats::{binomial_test_half, certified_radius, clopper_pearson_lower};
+use super::{SmoothingConfig, SmoothingMode};
+use crate::data::Dataset;
+use crate::error::Result;
+use crate::runtime::{ModelSession, OnnxModel, argmax};
+use crate::threat::ThreatModel;
+use rand::Rng;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// Everything one smoothing job needs. `rows` selects a subset of row indices (all by default).
+pub struct SmoothingRun<'a> {
+    pub model: &'a OnnxModel,
+    pub data: &'a Dataset,
+    pub threat: &'a ThreatModel,
+    pub config: &'a SmoothingConfig,
+    pub mode: SmoothingMode,
+    /// Worker threads, each with its own session.
+    pub workers: usize,
+    pub rows: Option<Vec<usize>>,
+    pub progress: bool,
+}
+
+/// Per-row records (in row order) and the work done.
+#[derive(Clone, Debug)]
+pub struct SmoothingOutput {
+    pub rows: Vec<RowCertificate>,
+    /// Model evaluations through ONNX Runtime spent on noisy samples.
+    pub model_evaluations: u64,
+    pub seconds: f64,
+}
+
+/// Budget-scaled distance from `x` to the farthest point of its threat box
+/// `{x' : |x'_f − x_f| ≤ b_f, lower_f ≤ x'_f ≤ upper_f}`.
+pub fn region_radius(threat: &ThreatModel, x: &[f32]) -> f64 {
+    threat
+        .mutable_indices()
+        .iter()
+        .map(|&f| {
+            let (v, b) = (x[f] as f64, threat.budgets[f]);
+            let reach = (v - threat.lower[f])
+                .max(threat.upper[f] - v)
+                .min(b)
+                .max(0.0);
+            (reach / b).powi(2)
+        })
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Scratch buffers of one worker, reused across rows.
+struct Worker<'a> {
+    session: ModelSession,
+    noise: &'a AnisotropicNoise,
+    config: &'a SmoothingConfig,
+    width: usize,
+    batch: Vec<f32>,
+    scores: Vec<f32>,
+}
+
+impl Worker<'_> {
+    /// Class counts of `n` noisy copies of `x` classified by ONNX Runtime.
+    fn counts(&mut self, x: &[f32], n: u64, rng: &mut impl Rng) -> Result<Vec<u64>> {
+        let classes = self.session.num_classes();
+        let mut counts = vec![0u64; classes];
+        let cap = (self.config.batch as u64).min(n) as usize;
+        self.batch.clear();
+        for _ in 0..cap {
+            self.batch.extend_from_slice(x);
+        }
+        let mut remaining = n;
+        while remaining > 0 {
+            let b = (remaining as usize).min(cap);
+            let slice = &mut self.batch[..b * self.width];
+            self.noise.perturb(x, slice, rng);
+            let c = self.session.run_into(slice, b, &mut self.scores)?;
+            for s in self.scores.chunks_exact(c) {
+                counts[argmax(s)] += 1;
+            }
+            remaining -= b as u64;
+        }
+        Ok(counts)
+    }
+
+    /// Cohen et al.'s CERTIFY: pick the top class on n0 samples, bound its probability on n
+    /// fresh samples, radius σ·Φ⁻¹(p_lower) or abstain.
+    fn certify(
+        &mut self,
+        seed: u64,
+        row: usize,
+        x: &[f32],
+    ) -> Result<(Option<usize>, Vec<u64>, f64, Option<f64>)> {
+        let selection = self.counts(
+            x,
+            self.config.n0,
+            &mut row_stream(seed, row, Phase::Selection),
+        )?;
+        let top = argmax_counts(&selection);
+        let counts = self.counts(
+            x,
+            self.config.n,
+            &mut row_stream(seed, row, Phase::Estimation),
+        )?;
+        let p_lower = clopper_pearson_lower(counts[top], self.config.n, self.config.alpha);
+        let radius = certified_radius(self.config.sigma, p_lower);
+        Ok((radius.map(|_| top), counts, p_lower, radius))
+    }
+
+    /// Cohen et al.'s PREDICT: the top class if the binomial test of top vs runner-up rejects
+    /// at level α, else abstain.
+    fn predict(
+        &mut self,
+        seed: u64,
+        row: usize,
+        x: &[f32],
+    ) -> Result<(Option<usize>, Vec<u64>, f64)> {
+        let counts = self.counts(
+            x,
+            self.config.n,
+            &mut row_stream(seed, row, Phase::Prediction),
+        )?;
+        let top = argmax_counts(&counts);
+        let runner_up = (0..counts.len())
+            .filter(|&c| c != top)
+            .map(|c| counts[c])
+            .max()
+            .unwrap_or(0);
+        let p_value = binomial_test_half(counts[top], counts[top] + runner_up);
+        Ok((
+            (p_value <= self.config.alpha).then_some(top),
+            counts,
+            p_value,
+        ))
+    }
+}
+
+/// Index of the largest count; the lowest index wins ties.
+fn argmax_counts(counts: &[u64]) -> usize {
+    let mut best = 0;
+    for (i, &c) in counts.iter().enumerate() {
+        if c > counts[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Predictions of the deployed model on clean rows, batched through one session.
+pub fn base_predictions(model: &OnnxModel, data: &Dataset, batch: usize) -> Result<Vec<usize>> {
+    let mut session = model.session()?;
+    let mut out = Vec::with_capacity(data.rows());
+    let w = data.width();
+    for chunk in data.x.chunks(batch.max(1) * w) {
+        out.extend(session.predict(chunk, chunk.len() / w)?);
+    }
+    Ok(out)
+}
+
+/// Runs CERTIFY or PREDICT on every selected row.
+pub fn run_smoothing(run: &SmoothingRun) -> Result<SmoothingOutput> {
+    run.config.validate()?;
+    run.model.check_width(&run.data.features)?;
+    let start = Instant::now();
+    let base = base_predictions(run.model, run.data, run.config.batch)?;
+    let indices: Vec<usize> = run
+        .rows
+        .clone()
+        .unwrap_or_else(|| (0..run.data.rows()).collect());
+    let noise = AnisotropicNoise::new(run.threat, run.config.sigma);
+    let progress = if run.progress {
+        let bar = indicatif::ProgressBar::new(indices.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} smoothing [{bar:40}] {pos}/{len} rows  {per_sec}  eta {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<RowCertificate>> = Mutex::new(Vec::with_capacity(indices.len()));
+    let workers = run.workers.clamp(1, indices.len().max(1));
+    let outcomes: Vec<Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    let mut worker = Worker {
+                        session: run.model.session()?,
+                        noise: &noise,
+                        config: run.config,
+                        width: run.data.width(),
+                        batch: Vec::new(),
+                        scores: Vec::new(),
+                    };
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        if k >= indices.len() || failed.load(Ordering::Relaxed) {
+                            return Ok(());
+                        }
+                        let row = indices[k];
+                        let record = certify_one(run, &mut worker, row, base[row]);
+                        match record {
+                            Ok(r) => results.lock().expect("no poisoned lock").push(r),
+                            Err(e) => {
+                                failed.store(true, Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                        progress.inc(1);
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("smoothing worker panicked"))
+            .collect()
+    });
+    progress.finish_and_clear();
+    outcomes.into_iter().collect::<Result<Vec<()>>>()?;
+    let mut rows = results.into_inner().expect("no poisoned lock");
+    rows.sort_by_key(|r| r.index);
+    let per_row = match run.mode {
+        SmoothingMode::Certify => run.config.n0 + run.config.n,
+        SmoothingMode::Predict => run.config.n,
+    };
+    Ok(SmoothingOutput {
+        model_evaluations: per_row * rows.len() as u64,
+        rows,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn certify_one(
+    run: &SmoothingRun,
+    worker: &mut Worker,
+    row: usize,
+    base_prediction: usize,
+) -> Result<RowCertificate> {
+    let x = run.data.row(row);
+    let label = run.data.labels[row];
+    let region = region_radius(run.threat, x);
+    let mut record = RowCertificate {
+        index: row,
+        label,
+        base_prediction,
+        prediction: None,
+        counts: Vec::new(),
+        n: run.config.n,
+        p_lower: None,
+        p_value: None,
+        radius: None,
+        region_radius: region,
+        in_target: run.threat.target.covers(label),
+        certified_at_budget: false,
+        amount: run.data.amounts.as_ref().map(|a| a[row]),
+    };
+    match run.mode {
+        SmoothingMode::Certify => {
+            let (prediction, counts, p_lower, radius) = worker.certify(run.config.seed, row, x)?;
+            record.prediction = prediction;
+            record.counts = counts;
+            record.p_lower = Some(p_lower);
+            record.radius = radius;
+            record.certified_at_budget =
+                prediction == Some(label) && radius.is_some_and(|r| r > region);
+        }
+        SmoothingMode::Predict => {
+            let (prediction, counts, p_value) = worker.predict(run.config.seed, row, x)?;
+            record.prediction = prediction;
+            record.counts = counts;
+            record.p_value = Some(p_value);
+        }
+    }
+    Ok(record)
+}
