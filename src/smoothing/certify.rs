@@ -1,8 +1,8 @@
 //! CERTIFY and PREDICT over a data set: rows are shared out to worker threads, each owning one
-//! ONNX Runtime session; each row draws from its own seeded streams, so the counts are the same
-//! for any number of workers and any batch size.
+//! ONNX Runtime session. The noise comes from per-phase tables indexed by sample number (see
+//! `noise`), so the counts are the same for any number of workers and any batch size.
 
-use super::noise::{AnisotropicNoise, Phase, row_stream};
+use super::noise::{AnisotropicNoise, NormalTable, Phase};
 use super::result::RowCertificate;
 use super::stats::{binomial_test_half, certified_radius, clopper_pearson_lower};
 use super::{SmoothingConfig, SmoothingMode};
@@ -10,7 +10,6 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::runtime::{ModelSession, OnnxModel, argmax};
 use crate::threat::ThreatModel;
-use rand::Rng;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
@@ -59,15 +58,42 @@ pub fn region_radius(threat: &ThreatModel, x: &[f32]) -> f64 {
 struct Worker<'a> {
     session: ModelSession,
     noise: &'a AnisotropicNoise,
+    tables: &'a Tables,
     config: &'a SmoothingConfig,
     width: usize,
     batch: Vec<f32>,
     scores: Vec<f32>,
+    scratch: Vec<f32>,
+}
+
+/// The standard normals of each phase that the mode uses.
+struct Tables {
+    selection: Option<NormalTable>,
+    estimation: Option<NormalTable>,
+    prediction: Option<NormalTable>,
+}
+
+impl Tables {
+    fn new(config: &SmoothingConfig, mode: SmoothingMode, m: usize) -> Tables {
+        let make = |phase, n| Some(NormalTable::new(config.seed, phase, m, n));
+        match mode {
+            SmoothingMode::Certify => Tables {
+                selection: make(Phase::Selection, config.n0),
+                estimation: make(Phase::Estimation, config.n),
+                prediction: None,
+            },
+            SmoothingMode::Predict => Tables {
+                selection: None,
+                estimation: None,
+                prediction: make(Phase::Prediction, config.n),
+            },
+        }
+    }
 }
 
 impl Worker<'_> {
     /// Class counts of `n` noisy copies of `x` classified by ONNX Runtime.
-    fn counts(&mut self, x: &[f32], n: u64, rng: &mut impl Rng) -> Result<Vec<u64>> {
+    fn counts(&mut self, x: &[f32], table: &NormalTable, n: u64) -> Result<Vec<u64>> {
         let classes = self.session.num_classes();
         let mut counts = vec![0u64; classes];
         let cap = (self.config.batch as u64).min(n) as usize;
@@ -75,38 +101,36 @@ impl Worker<'_> {
         for _ in 0..cap {
             self.batch.extend_from_slice(x);
         }
-        let mut remaining = n;
-        while remaining > 0 {
-            let b = (remaining as usize).min(cap);
+        let mut done = 0u64;
+        while done < n {
+            let b = ((n - done) as usize).min(cap);
             let slice = &mut self.batch[..b * self.width];
-            self.noise.perturb(x, slice, rng);
+            let range = table.slice(done, b, &mut self.scratch);
+            self.noise
+                .perturb(x, slice, &table.values(&self.scratch)[range]);
             let c = self.session.run_into(slice, b, &mut self.scores)?;
             for s in self.scores.chunks_exact(c) {
                 counts[argmax(s)] += 1;
             }
-            remaining -= b as u64;
+            done += b as u64;
         }
         Ok(counts)
     }
 
     /// Cohen et al.'s CERTIFY: pick the top class on n0 samples, bound its probability on n
     /// fresh samples, radius σ·Φ⁻¹(p_lower) or abstain.
-    fn certify(
-        &mut self,
-        seed: u64,
-        row: usize,
-        x: &[f32],
-    ) -> Result<(Option<usize>, Vec<u64>, f64, Option<f64>)> {
+    fn certify(&mut self, x: &[f32]) -> Result<(Option<usize>, Vec<u64>, f64, Option<f64>)> {
+        let tables = self.tables;
         let selection = self.counts(
             x,
+            tables.selection.as_ref().expect("certify tables"),
             self.config.n0,
-            &mut row_stream(seed, row, Phase::Selection),
         )?;
         let top = argmax_counts(&selection);
         let counts = self.counts(
             x,
+            tables.estimation.as_ref().expect("certify tables"),
             self.config.n,
-            &mut row_stream(seed, row, Phase::Estimation),
         )?;
         let p_lower = clopper_pearson_lower(counts[top], self.config.n, self.config.alpha);
         let radius = certified_radius(self.config.sigma, p_lower);
@@ -115,16 +139,12 @@ impl Worker<'_> {
 
     /// Cohen et al.'s PREDICT: the top class if the binomial test of top vs runner-up rejects
     /// at level α, else abstain.
-    fn predict(
-        &mut self,
-        seed: u64,
-        row: usize,
-        x: &[f32],
-    ) -> Result<(Option<usize>, Vec<u64>, f64)> {
+    fn predict(&mut self, x: &[f32]) -> Result<(Option<usize>, Vec<u64>, f64)> {
+        let tables = self.tables;
         let counts = self.counts(
             x,
+            tables.prediction.as_ref().expect("predict tables"),
             self.config.n,
-            &mut row_stream(seed, row, Phase::Prediction),
         )?;
         let top = argmax_counts(&counts);
         let runner_up = (0..counts.len())
@@ -174,6 +194,7 @@ pub fn run_smoothing(run: &SmoothingRun) -> Result<SmoothingOutput> {
         .clone()
         .unwrap_or_else(|| (0..run.data.rows()).collect());
     let noise = AnisotropicNoise::new(run.threat, run.config.sigma);
+    let tables = Tables::new(run.config, run.mode, noise.dims());
     let progress = if run.progress {
         let bar = indicatif::ProgressBar::new(indices.len() as u64);
         bar.set_style(
@@ -199,10 +220,12 @@ pub fn run_smoothing(run: &SmoothingRun) -> Result<SmoothingOutput> {
                     let mut worker = Worker {
                         session: run.model.session()?,
                         noise: &noise,
+                        tables: &tables,
                         config: run.config,
                         width: run.data.width(),
                         batch: Vec::new(),
                         scores: Vec::new(),
+                        scratch: Vec::new(),
                     };
                     loop {
                         let k = next.fetch_add(1, Ordering::Relaxed);
@@ -269,7 +292,7 @@ fn certify_one(
     };
     match run.mode {
         SmoothingMode::Certify => {
-            let (prediction, counts, p_lower, radius) = worker.certify(run.config.seed, row, x)?;
+            let (prediction, counts, p_lower, radius) = worker.certify(x)?;
             record.prediction = prediction;
             record.counts = counts;
             record.p_lower = Some(p_lower);
@@ -278,7 +301,7 @@ fn certify_one(
                 prediction == Some(label) && radius.is_some_and(|r| r > region);
         }
         SmoothingMode::Predict => {
-            let (prediction, counts, p_value) = worker.predict(run.config.seed, row, x)?;
+            let (prediction, counts, p_value) = worker.predict(x)?;
             record.prediction = prediction;
             record.counts = counts;
             record.p_value = Some(p_value);
