@@ -79,6 +79,25 @@ pub enum Error {
     #[error("threat spec: `{key}`: {message}")]
     SpecValue { key: String, message: String },
 
+    #[error("{path}: cannot decode the ONNX protobuf: {message}")]
+    OnnxDecode { path: PathBuf, message: String },
+
+    #[error("{path}: {message}")]
+    OnnxGraph { path: PathBuf, message: String },
+
+    #[error("{path}: unsupported by robcert's bound engine ({count} node(s)):\n{list}\n  \
+             (randomized smoothing and black-box attacks still run such models through ONNX Runtime)",
+            count = .nodes.len(),
+            list = .nodes.iter().map(|(op, node, why)| format!("    op `{op}` in node `{node}`: {why}")).collect::<Vec<_>>().join("\n"))]
+    UnsupportedOps {
+        path: PathBuf,
+        /// (op type, node name, reason) for every unsupported node.
+        nodes: Vec<(String, String, String)>,
+    },
+
+    #[error("invalid input region: {message}")]
+    Region { message: String },
+
     #[error("invalid parameter `{name}` = {value}: {message}")]
     Parameter {
         name: &'static str,
