@@ -131,6 +131,14 @@ fn uniform(rng: &mut impl Rng, lo: f64, hi: f64) -> f64 {
     lo + (hi - lo) * rng.random::<f64>()
 }
 
+/// An hour of day, normally distributed around `mean` and wrapped into [0, 24).
+fn hour_around(rng: &mut impl Rng, mean: f64, sd: f64) -> f64 {
+    let h: f64 = Normal::new(mean, sd)
+        .expect("finite normal parameters")
+        .sample(rng);
+    h.rem_euclid(24.0)
+}
+
 fn poisson(rng: &mut impl Rng, mean: f64) -> f64 {
     Poisson::new(mean)
         .expect("positive Poisson mean")
@@ -186,7 +194,7 @@ fn transaction(rng: &mut ChaCha8Rng, config: &SynthConfig) -> Transaction {
 fn legit(rng: &mut ChaCha8Rng, account_age_days: f64, avg_amount_30d: f64) -> Transaction {
     let category = rng.random_range(0..MERCHANT_CATEGORIES.len());
     // Daytime-heavy hour distribution.
-    let hour = (Normal::new(14.0, 4.5).unwrap().sample(rng) as f64).rem_euclid(24.0);
+    let hour = hour_around(rng, 14.0, 4.5);
     let traveller = bernoulli(rng, 0.03);
     let big_purchase = bernoulli(rng, 0.04);
     let new_phone = bernoulli(rng, 0.03);
@@ -262,7 +270,7 @@ fn fraudulent(
             let abroad = bernoulli(rng, 0.55);
             Transaction {
                 amount: avg_amount_30d * uniform(rng, 2.0, 10.0),
-                hour: (Normal::new(3.0, 2.5).unwrap().sample(rng) as f64).rem_euclid(24.0),
+                hour: hour_around(rng, 3.0, 2.5),
                 velocity_1h: poisson(rng, 1.5),
                 velocity_24h: poisson(rng, 4.0),
                 merchant_category: category,
@@ -287,7 +295,7 @@ fn fraudulent(
             let category = if bernoulli(rng, 0.6) { 3 } else { 4 };
             Transaction {
                 amount: avg_amount_30d * uniform(rng, 6.0, 30.0),
-                hour: (Normal::new(15.0, 4.0).unwrap().sample(rng) as f64).rem_euclid(24.0),
+                hour: hour_around(rng, 15.0, 4.0),
                 velocity_1h: poisson(rng, 2.0),
                 velocity_24h: poisson(rng, 9.0) + 2.0,
                 merchant_category: category,

@@ -66,6 +66,15 @@ struct Worker<'a> {
     scratch: Vec<f32>,
 }
 
+/// What CERTIFY or PREDICT concluded for one row.
+struct Outcome {
+    prediction: Option<usize>,
+    counts: Vec<u64>,
+    p_lower: Option<f64>,
+    p_value: Option<f64>,
+    radius: Option<f64>,
+}
+
 /// The standard normals of each phase that the mode uses.
 struct Tables {
     selection: Option<NormalTable>,
@@ -119,7 +128,7 @@ impl Worker<'_> {
 
     /// Cohen et al.'s CERTIFY: pick the top class on n0 samples, bound its probability on n
     /// fresh samples, radius σ·Φ⁻¹(p_lower) or abstain.
-    fn certify(&mut self, x: &[f32]) -> Result<(Option<usize>, Vec<u64>, f64, Option<f64>)> {
+    fn certify(&mut self, x: &[f32]) -> Result<Outcome> {
         let tables = self.tables;
         let selection = self.counts(
             x,
@@ -134,12 +143,18 @@ impl Worker<'_> {
         )?;
         let p_lower = clopper_pearson_lower(counts[top], self.config.n, self.config.alpha);
         let radius = certified_radius(self.config.sigma, p_lower);
-        Ok((radius.map(|_| top), counts, p_lower, radius))
+        Ok(Outcome {
+            prediction: radius.map(|_| top),
+            counts,
+            p_lower: Some(p_lower),
+            p_value: None,
+            radius,
+        })
     }
 
     /// Cohen et al.'s PREDICT: the top class if the binomial test of top vs runner-up rejects
     /// at level α, else abstain.
-    fn predict(&mut self, x: &[f32]) -> Result<(Option<usize>, Vec<u64>, f64)> {
+    fn predict(&mut self, x: &[f32]) -> Result<Outcome> {
         let tables = self.tables;
         let counts = self.counts(
             x,
@@ -153,11 +168,13 @@ impl Worker<'_> {
             .max()
             .unwrap_or(0);
         let p_value = binomial_test_half(counts[top], counts[top] + runner_up);
-        Ok((
-            (p_value <= self.config.alpha).then_some(top),
+        Ok(Outcome {
+            prediction: (p_value <= self.config.alpha).then_some(top),
             counts,
-            p_value,
-        ))
+            p_lower: None,
+            p_value: Some(p_value),
+            radius: None,
+        })
     }
 }
 
@@ -290,22 +307,16 @@ fn certify_one(
         certified_at_budget: false,
         amount: run.data.amounts.as_ref().map(|a| a[row]),
     };
-    match run.mode {
-        SmoothingMode::Certify => {
-            let (prediction, counts, p_lower, radius) = worker.certify(x)?;
-            record.prediction = prediction;
-            record.counts = counts;
-            record.p_lower = Some(p_lower);
-            record.radius = radius;
-            record.certified_at_budget =
-                prediction == Some(label) && radius.is_some_and(|r| r > region);
-        }
-        SmoothingMode::Predict => {
-            let (prediction, counts, p_value) = worker.predict(x)?;
-            record.prediction = prediction;
-            record.counts = counts;
-            record.p_value = Some(p_value);
-        }
-    }
+    let outcome = match run.mode {
+        SmoothingMode::Certify => worker.certify(x)?,
+        SmoothingMode::Predict => worker.predict(x)?,
+    };
+    record.certified_at_budget =
+        outcome.prediction == Some(label) && outcome.radius.is_some_and(|r| r > region);
+    record.prediction = outcome.prediction;
+    record.counts = outcome.counts;
+    record.p_lower = outcome.p_lower;
+    record.p_value = outcome.p_value;
+    record.radius = outcome.radius;
     Ok(record)
 }

@@ -143,8 +143,7 @@ impl AnisotropicNoise {
     pub fn perturb(&self, x: &[f32], batch: &mut [f32], z: &[f32]) {
         let m = self.features.len();
         for (row, zr) in batch.chunks_exact_mut(self.width).zip(z.chunks_exact(m)) {
-            for j in 0..m {
-                let f = self.features[j];
+            for (j, &f) in self.features.iter().enumerate() {
                 row[f] = (x[f] + self.std[j] * zr[j]).clamp(self.lower[j], self.upper[j]);
             }
         }
