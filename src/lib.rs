@@ -15,3 +15,6 @@ pub mod threat;
 pub mod util;
 
 pub use error::{Error, Result};
+pub mod bounds;
+pub mod ir;
+pub mod ops;

@@ -14,6 +14,32 @@ pub const BISECTION_ULPS_DOWN: u32 = 4;
 /// (statrs: ~1e-15 relative) and of the multiplication by sigma.
 pub const RADIUS_REL_MARGIN: f64 = 1e-12;
 
+/// Unit roundoff of IEEE float32 (ONNX Runtime computes the models in float32).
+pub const F32_UNIT_ROUNDOFF: f64 = 1.0 / 16_777_216.0; // 2^-24
+
+/// Smallest positive normal float32: absolute error allowance per operation for underflow.
+pub const F32_MIN_NORMAL: f64 = 1.175_494_350_822_287_5e-38;
+
+/// Extra factor on the textbook float32 error bound of a dot product, for the summation orders,
+/// fused multiply-adds and graph fusions ONNX Runtime may choose (the bound γ_n holds for any
+/// order; the factor covers fusions that add an operation or two per output).
+pub const F32_ERROR_SAFETY_FACTOR: f64 = 2.0;
+
+/// Absolute error allowed for ONNX Runtime's float32 Sigmoid and Tanh kernels (vectorised
+/// approximations, not correctly rounded), on top of the exact function.
+pub const F32_TRANSCENDENTAL_ABS_ERROR: f64 = 2e-6;
+
+/// Relative allowance for robcert's own float64 rounding in bound computations: applied to the
+/// sum of absolute values of all terms that make up a bound (a deliberate overestimate of the
+/// ~1e-15 relative error of a few hundred float64 operations).
+pub const F64_BOUND_REL_MARGIN: f64 = 1e-11;
+
+/// Textbook bound γ_n = n·u / (1 − n·u) on the relative error of an n-term float32 dot product.
+pub fn f32_gamma(n: usize) -> f64 {
+    let nu = n as f64 * F32_UNIT_ROUNDOFF;
+    F32_ERROR_SAFETY_FACTOR * nu / (1.0 - nu)
+}
+
 /// The next representable `f64` below `x`, `n` times (toward −∞); `x` if not finite.
 pub fn ulps_down(mut x: f64, n: u32) -> f64 {
     for _ in 0..n {

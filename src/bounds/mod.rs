@@ -1,0 +1,207 @@
+//! Bound drivers over the IR: interval bound propagation (Gowal et al. 2018) and CROWN
+//! (Zhang et al. 2018, backward linear relaxation with CROWN-refined intermediate bounds).
+//!
+//! Every bound contains what ONNX Runtime computes in float32 for every input in the region
+//! (see `ops`): the operators widen for float32 and float64 rounding, and the final
+//! concretisation subtracts an allowance for the rounding of the bound itself.
+
+pub mod region;
+
+pub use region::Region;
+
+use crate::ir::{Graph, ValueId};
+use crate::numerics::F64_BOUND_REL_MARGIN;
+use crate::ops::Interval;
+use nalgebra::{DMatrix, DVector};
+use serde::{Deserialize, Serialize};
+
+/// A bound method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    Ibp,
+    Crown,
+}
+
+impl Method {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Ibp => "ibp",
+            Method::Crown => "crown",
+        }
+    }
+}
+
+/// Interval bounds of every value by IBP.
+pub fn ibp_all(graph: &Graph, region: &Region) -> Vec<Interval> {
+    let mut bounds = Vec::with_capacity(graph.nodes.len() + 1);
+    bounds.push(region.interval());
+    for node in &graph.nodes {
+        let inputs: Vec<&Interval> = node.inputs.iter().map(|&i| &bounds[i]).collect();
+        let out = node.op.interval(&inputs);
+        bounds.push(out);
+    }
+    bounds
+}
+
+/// Lower bounds of `spec · value(start)` over the region, by one backward pass through the
+/// nodes that produce `start`, using `bounds` for every earlier value.
+pub fn backward_lower(
+    graph: &Graph,
+    start: ValueId,
+    spec: DMatrix<f64>,
+    bounds: &[Interval],
+    slopes: &[Option<Vec<f64>>],
+) -> DVector<f64> {
+    let rows = spec.nrows();
+    let mut acc: Vec<Option<DMatrix<f64>>> = vec![None; start + 1];
+    acc[start] = Some(spec);
+    let mut bias = DVector::zeros(rows);
+    let mut bias_abs = DVector::zeros(rows);
+    for k in (0..start).rev() {
+        let Some(lambda) = acc[k + 1].take() else {
+            continue;
+        };
+        let node = &graph.nodes[k];
+        let inputs: Vec<&Interval> = node.inputs.iter().map(|&i| &bounds[i]).collect();
+        let step =
+            node.op
+                .backward_lower(&lambda, &inputs, slopes.get(k).and_then(|s| s.as_deref()));
+        bias += &step.bias;
+        bias_abs += &step.bias_abs;
+        for (&i, l) in node.inputs.iter().zip(step.inputs) {
+            match &mut acc[i] {
+                Some(a) => *a += l,
+                slot => *slot = Some(l),
+            }
+        }
+    }
+    let region = &bounds[0];
+    let mut lower = bias.clone();
+    if let Some(l0) = &acc[0] {
+        for i in 0..rows {
+            let mut mass = bias_abs[i];
+            for j in 0..l0.ncols() {
+                let c = l0[(i, j)];
+                lower[i] += if c >= 0.0 {
+                    c * region.lo[j]
+                } else {
+                    c * region.hi[j]
+                };
+                mass += c.abs() * region.lo[j].abs().max(region.hi[j].abs());
+            }
+            lower[i] -= F64_BOUND_REL_MARGIN * mass;
+        }
+    } else {
+        for i in 0..rows {
+            lower[i] -= F64_BOUND_REL_MARGIN * bias_abs[i];
+        }
+    }
+    lower
+}
+
+/// Bounds of every value: IBP, with the inputs of nonlinear nodes (and the output) tightened by
+/// CROWN in topological order.
+pub fn crown_all(graph: &Graph, region: &Region) -> Vec<Interval> {
+    let mut needs = vec![false; graph.nodes.len() + 1];
+    for node in &graph.nodes {
+        if !node.op.is_linear() {
+            for &i in &node.inputs {
+                needs[i] = true;
+            }
+        }
+    }
+    needs[graph.output] = true;
+    let mut bounds = Vec::with_capacity(graph.nodes.len() + 1);
+    bounds.push(region.interval());
+    for (k, node) in graph.nodes.iter().enumerate() {
+        let inputs: Vec<&Interval> = node.inputs.iter().map(|&i| &bounds[i]).collect();
+        let mut b = node.op.interval(&inputs);
+        if needs[k + 1] {
+            let c = crown_value(graph, k + 1, &bounds_with(&bounds, &b));
+            b = b.intersect(&c);
+        }
+        bounds.push(b);
+    }
+    bounds
+}
+
+fn bounds_with(bounds: &[Interval], last: &Interval) -> Vec<Interval> {
+    let mut v = bounds.to_vec();
+    v.push(last.clone());
+    v
+}
+
+/// CROWN bounds of one value from the bounds of the values before it.
+fn crown_value(graph: &Graph, v: ValueId, bounds: &[Interval]) -> Interval {
+    let n = graph.value_size(v);
+    let mut spec = DMatrix::zeros(2 * n, n);
+    for j in 0..n {
+        spec[(j, j)] = 1.0;
+        spec[(n + j, j)] = -1.0;
+    }
+    let lower = backward_lower(graph, v, spec, bounds, &[]);
+    Interval {
+        lo: (0..n).map(|j| lower[j]).collect(),
+        hi: (0..n).map(|j| -lower[n + j]).collect(),
+    }
+}
+
+/// Bounds of the class scores over the region.
+pub fn output_bounds(graph: &Graph, region: &Region, method: Method) -> Interval {
+    let all = match method {
+        Method::Ibp => ibp_all(graph, region),
+        Method::Crown => crown_all(graph, region),
+    };
+    all[graph.output].clone()
+}
+
+/// The margin specification: one row `e_label − e_k` per class `k` in `others`.
+pub fn margin_spec(classes: usize, label: usize, others: &[usize]) -> DMatrix<f64> {
+    let mut spec = DMatrix::zeros(others.len(), classes);
+    for (r, &k) in others.iter().enumerate() {
+        spec[(r, label)] += 1.0;
+        spec[(r, k)] -= 1.0;
+    }
+    spec
+}
+
+/// Lower bounds of `score[label] − score[k]` for each `k` in `others`.
+pub fn margin_lower(
+    graph: &Graph,
+    region: &Region,
+    method: Method,
+    label: usize,
+    others: &[usize],
+) -> Vec<f64> {
+    let spec = margin_spec(graph.output_size(), label, others);
+    match method {
+        Method::Ibp => {
+            let b = &ibp_all(graph, region)[graph.output];
+            others
+                .iter()
+                .map(|&k| {
+                    b.lo[label]
+                        - b.hi[k]
+                        - F64_BOUND_REL_MARGIN * (b.lo[label].abs() + b.hi[k].abs())
+                })
+                .collect()
+        }
+        Method::Crown => {
+            let mut bounds = crown_all(graph, region);
+            bounds.truncate(graph.output + 1);
+            let direct = backward_lower(graph, graph.output, spec, &bounds, &[]);
+            let b = &bounds[graph.output];
+            others
+                .iter()
+                .enumerate()
+                .map(|(r, &k)| {
+                    let from_intervals = b.lo[label]
+                        - b.hi[k]
+                        - F64_BOUND_REL_MARGIN * (b.lo[label].abs() + b.hi[k].abs());
+                    direct[r].max(from_intervals)
+                })
+                .collect()
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Bound-capable operators: one trait, one file per operator family.
+//!
+//! Each operator knows how to evaluate itself, propagate intervals (IBP) and push a linear
+//! lower bound backward (CROWN), in the shape of auto_LiRPA's operator contract. Every bound
+//! contains what ONNX Runtime computes in float32, not only the exact real-valued function:
+//! each operator widens its bounds by the float32 error of its own computation and by an
+//! allowance for robcert's float64 rounding (constants in `numerics`).
+
+pub mod activation;
+pub mod linear;
+
+use nalgebra::{DMatrix, DVector};
+
+/// Element-wise lower and upper bounds of one value (flattened tensor of one row).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Interval {
+    pub lo: Vec<f64>,
+    pub hi: Vec<f64>,
+}
+
+impl Interval {
+    pub fn point(x: &[f64]) -> Interval {
+        Interval {
+            lo: x.to_vec(),
+            hi: x.to_vec(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.lo.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lo.is_empty()
+    }
+
+    /// Largest magnitude of each element over the interval.
+    pub fn magnitude(&self) -> Vec<f64> {
+        self.lo
+            .iter()
+            .zip(&self.hi)
+            .map(|(l, h)| l.abs().max(h.abs()))
+            .collect()
+    }
+
+    /// Element-wise intersection with another sound interval of the same value.
+    pub fn intersect(&self, other: &Interval) -> Interval {
+        Interval {
+            lo: self
+                .lo
+                .iter()
+                .zip(&other.lo)
+                .map(|(a, b)| a.max(*b))
+                .collect(),
+            hi: self
+                .hi
+                .iter()
+                .zip(&other.hi)
+                .map(|(a, b)| a.min(*b))
+                .collect(),
+        }
+    }
+
+    /// Whether every element of `x` lies within the bounds.
+    pub fn contains(&self, x: &[f64]) -> bool {
+        x.iter()
+            .zip(self.lo.iter().zip(&self.hi))
+            .all(|(v, (l, h))| *l <= *v && *v <= *h)
+    }
+}
+
+/// Linear coefficients Λ (one row per bounded quantity, one column per element of a value).
+pub type Lambda = DMatrix<f64>;
+
+/// The result of pushing Λ back through one operator for a lower bound:
+/// `Λ·output ≥ Σ_k inputs[k]·input_k + bias` whenever every input lies in its bounds.
+/// `bias_abs` sums the magnitudes of the terms in `bias` (for the float64 rounding allowance).
+#[derive(Clone, Debug)]
+pub struct Backward {
+    pub inputs: Vec<Lambda>,
+    pub bias: DVector<f64>,
+    pub bias_abs: DVector<f64>,
+}
+
+/// An operator the bound engine can reason about.
+pub trait BoundOp: Send + Sync + std::fmt::Debug {
+    /// Short name used in messages (`affine`, `relu`, ...).
+    fn kind(&self) -> &'static str;
+    /// Number of elements of the output.
+    fn output_size(&self) -> usize;
+    /// Exact evaluation in float64.
+    fn eval(&self, inputs: &[&[f64]]) -> Vec<f64>;
+    /// Interval bounds of the output (IBP), containing ONNX Runtime's float32 result.
+    fn interval(&self, inputs: &[&Interval]) -> Interval;
+    /// Backward linear lower bound (CROWN). `slopes` optionally fixes the lower-relaxation slope
+    /// of each output element (alpha-CROWN); operators without free slopes ignore it.
+    fn backward_lower(
+        &self,
+        lambda: &Lambda,
+        inputs: &[&Interval],
+        slopes: Option<&[f64]>,
+    ) -> Backward;
+    /// Vector–Jacobian product: the gradient of `grad_out · output` with respect to each input.
+    fn vjp(&self, inputs: &[&[f64]], grad_out: &[f64]) -> Vec<Vec<f64>>;
+    /// Whether the operator is linear (its bounds need no relaxation).
+    fn is_linear(&self) -> bool {
+        false
+    }
+    /// Whether `backward_lower` reads `slopes` (alpha-CROWN optimises those).
+    fn has_free_slopes(&self) -> bool {
+        false
+    }
+    /// Default slopes (CROWN's choice) for the given input bounds, if the op has free slopes,
+    /// with the interval of admissible values per element.
+    fn default_slopes(&self, _input: &Interval) -> Option<(Vec<f64>, Vec<(f64, f64)>)> {
+        None
+    }
+}
