@@ -2,7 +2,7 @@
 //! derivative and linear relaxation on an interval; the shared `Activation` operator does the
 //! interval propagation and the sign-split backward algebra (auto_LiRPA's design).
 
-use super::{Backward, BoundOp, Interval, Lambda};
+use super::{Backward, BoundOp, Interval, Lambda, Slopes};
 use crate::numerics::{F32_TRANSCENDENTAL_ABS_ERROR, F32_UNIT_ROUNDOFF, F64_BOUND_REL_MARGIN};
 use nalgebra::DVector;
 
@@ -306,7 +306,7 @@ impl BoundOp for Activation {
         )
     }
 
-    fn default_slopes(&self, input: &Interval) -> Option<(Vec<f64>, Vec<(f64, f64)>)> {
+    fn default_slopes(&self, input: &Interval) -> Option<Slopes> {
         if !self.has_free_slopes() {
             return None;
         }
@@ -322,7 +322,10 @@ impl BoundOp for Activation {
                     .unwrap_or((lower.slope, lower.slope)),
             );
         }
-        Some((slopes, ranges))
+        Some(Slopes {
+            values: slopes,
+            ranges,
+        })
     }
 }
 

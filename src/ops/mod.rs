@@ -82,6 +82,14 @@ pub struct Backward {
     pub bias_abs: DVector<f64>,
 }
 
+/// Free lower-relaxation slopes of an operator (alpha-CROWN's variables): current values and
+/// the admissible range of each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Slopes {
+    pub values: Vec<f64>,
+    pub ranges: Vec<(f64, f64)>,
+}
+
 /// An operator the bound engine can reason about.
 pub trait BoundOp: Send + Sync + std::fmt::Debug {
     /// Short name used in messages (`affine`, `relu`, ...).
@@ -112,7 +120,7 @@ pub trait BoundOp: Send + Sync + std::fmt::Debug {
     }
     /// Default slopes (CROWN's choice) for the given input bounds, if the op has free slopes,
     /// with the interval of admissible values per element.
-    fn default_slopes(&self, _input: &Interval) -> Option<(Vec<f64>, Vec<(f64, f64)>)> {
+    fn default_slopes(&self, _input: &Interval) -> Option<Slopes> {
         None
     }
 }
