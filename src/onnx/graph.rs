@@ -272,7 +272,7 @@ pub fn load(path: &Path) -> Result<OnnxGraph> {
 pub fn decode(path: &Path, bytes: &[u8]) -> Result<OnnxGraph> {
     let model = proto::ModelProto::decode(bytes).map_err(|e| Error::OnnxDecode {
         path: path.to_path_buf(),
-        message: format!("not a valid ONNX protobuf ({e})"),
+        message: format!("the file is corrupt, truncated or not an ONNX model ({e})"),
     })?;
     let graph_error = |message: String| Error::OnnxGraph {
         path: path.to_path_buf(),
@@ -595,4 +595,336 @@ fn fold_constant(node: &proto::NodeProto, name: &str) -> Result<(String, Tensor)
         }
     };
     Ok((output, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::ModelBuilder;
+
+    fn f32_tensor(name: &str, dims: &[i64]) -> proto::TensorProto {
+        proto::TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: data_type::FLOAT,
+            ..Default::default()
+        }
+    }
+
+    fn model_with(graph: proto::GraphProto) -> Vec<u8> {
+        proto::ModelProto {
+            ir_version: 3,
+            opset_import: vec![proto::OperatorSetIdProto {
+                domain: String::new(),
+                version: 8,
+            }],
+            graph: Some(graph),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    fn graph_message(result: Result<OnnxGraph>) -> String {
+        match result {
+            Err(Error::OnnxGraph { message, .. }) => message,
+            other => panic!("expected Error::OnnxGraph, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn raw_and_typed_tensor_data_decode_to_the_same_values() {
+        let values = [1.5f32, -2.0, 0.25, 3.0, 0.0, -0.5];
+        let mut typed = f32_tensor("t", &[2, 3]);
+        typed.float_data = values.to_vec();
+        let mut raw = f32_tensor("t", &[2, 3]);
+        raw.raw_data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let expected = Tensor {
+            dims: vec![2, 3],
+            data: TensorData::F32(values.to_vec()),
+        };
+        assert_eq!(convert_tensor(&typed, "t").unwrap(), expected);
+        assert_eq!(convert_tensor(&raw, "t").unwrap(), expected);
+
+        let mut ints = proto::TensorProto {
+            dims: vec![3],
+            data_type: data_type::INT64,
+            ..Default::default()
+        };
+        ints.raw_data = [-1i64, 0, 1 << 40]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let t = convert_tensor(&ints, "i").unwrap();
+        assert_eq!(t.to_i64(), Some(vec![-1, 0, 1 << 40]));
+        assert_eq!(t.scalar_f64(), None);
+
+        let mut doubles = proto::TensorProto {
+            data_type: data_type::DOUBLE,
+            double_data: vec![0.1],
+            ..Default::default()
+        };
+        assert_eq!(
+            convert_tensor(&doubles, "d").unwrap().scalar_f64(),
+            Some(0.1)
+        );
+        doubles.double_data.clear();
+        doubles.raw_data = 0.1f64.to_le_bytes().to_vec();
+        assert_eq!(
+            convert_tensor(&doubles, "d").unwrap().scalar_f64(),
+            Some(0.1)
+        );
+        let int32 = proto::TensorProto {
+            dims: vec![2],
+            data_type: data_type::INT32,
+            int32_data: vec![7, -7],
+            ..Default::default()
+        };
+        let t = convert_tensor(&int32, "i32").unwrap();
+        assert_eq!(
+            (t.to_i64(), t.to_f64()),
+            (Some(vec![7, -7]), vec![7.0, -7.0])
+        );
+    }
+
+    #[test]
+    fn a_tensor_whose_element_count_differs_from_its_dims_is_rejected_by_name() {
+        let mut t = f32_tensor("W1", &[2, 3]);
+        t.float_data = vec![1.0; 5];
+        let e = convert_tensor(&t, "W1").unwrap_err();
+        assert!(e.contains("`W1`") && e.contains("5 elements"), "{e}");
+
+        t.float_data.clear();
+        t.raw_data = vec![0; 7 * 4];
+        assert!(convert_tensor(&t, "W1").unwrap_err().contains("`W1`"));
+        t.raw_data = vec![0; 6 * 4 + 1];
+        assert!(convert_tensor(&t, "W1").unwrap_err().contains("multiple"));
+
+        t.raw_data.clear();
+        let e = convert_tensor(&t, "W1").unwrap_err();
+        assert!(e.contains("no data"), "{e}");
+
+        let empty = f32_tensor("e", &[0, 4]);
+        assert!(convert_tensor(&empty, "e").unwrap().is_empty());
+    }
+
+    #[test]
+    fn external_float16_and_string_tensors_give_clear_errors() {
+        let mut t = f32_tensor("big", &[2]);
+        t.data_location = proto::DATA_LOCATION_EXTERNAL;
+        let bytes = model_with(proto::GraphProto {
+            initializer: vec![t],
+            ..Default::default()
+        });
+        let e = graph_message(decode(Path::new("m.onnx"), &bytes));
+        assert_eq!(e, "external tensor data is not supported: tensor `big`");
+
+        let half = proto::TensorProto {
+            name: "h".into(),
+            dims: vec![1],
+            data_type: data_type::FLOAT16,
+            int32_data: vec![0x3c00],
+            ..Default::default()
+        };
+        let e = convert_tensor(&half, "h").unwrap_err();
+        assert!(e.contains("`h`") && e.contains("FLOAT16"), "{e}");
+
+        let strings = proto::TensorProto {
+            data_type: data_type::STRING,
+            ..Default::default()
+        };
+        assert!(
+            convert_tensor(&strings, "s")
+                .unwrap_err()
+                .contains("STRING")
+        );
+    }
+
+    #[test]
+    fn initializers_listed_as_graph_inputs_are_not_inputs() {
+        let mut w = f32_tensor("W", &[2]);
+        w.float_data = vec![1.0, 2.0];
+        let info = |name: &str| proto::ValueInfoProto {
+            name: name.into(),
+            r#type: Some(proto::TypeProto {
+                tensor_type: Some(proto::TensorTypeProto {
+                    elem_type: data_type::FLOAT,
+                    shape: Some(proto::TensorShapeProto {
+                        dim: vec![
+                            proto::DimensionProto {
+                                value: Some(proto::DimensionValue::DimParam("batch".into())),
+                            },
+                            proto::DimensionProto { value: None },
+                            proto::DimensionProto {
+                                value: Some(proto::DimensionValue::DimValue(2)),
+                            },
+                        ],
+                    }),
+                }),
+            }),
+        };
+        let bytes = model_with(proto::GraphProto {
+            node: vec![proto::NodeProto {
+                input: vec!["x".into(), "W".into()],
+                output: vec!["y".into()],
+                op_type: "Add".into(),
+                ..Default::default()
+            }],
+            initializer: vec![w],
+            input: vec![info("W"), info("x")],
+            output: vec![proto::ValueInfoProto {
+                name: "y".into(),
+                r#type: None,
+            }],
+            ..Default::default()
+        });
+        let g = decode(Path::new("m.onnx"), &bytes).unwrap();
+        assert_eq!(g.opset, 8);
+        assert_eq!(g.inputs.len(), 1);
+        assert_eq!(g.inputs[0].name, "x");
+        assert_eq!(
+            g.inputs[0].shape,
+            Some(vec![
+                Dim::Symbolic("batch".into()),
+                Dim::Unknown,
+                Dim::Fixed(2)
+            ])
+        );
+        assert_eq!(g.outputs[0].elem_type, ElemType::Other(0));
+        assert_eq!(g.outputs[0].shape, None);
+        assert_eq!(g.nodes[0].name, "node#0");
+    }
+
+    #[test]
+    fn every_constant_form_is_folded_into_initializers() {
+        let t = Tensor {
+            dims: vec![2, 1],
+            data: TensorData::F32(vec![3.0, 4.0]),
+        };
+        let bytes = ModelBuilder::new(17)
+            .input("x", ElemType::F32, &[None, Some(1)])
+            .output("y", &[None, Some(1)])
+            .node(
+                "Constant",
+                &[],
+                &["c_t"],
+                vec![("value", Attribute::Tensor(t.clone()))],
+            )
+            .node(
+                "Constant",
+                &[],
+                &["c_f"],
+                vec![("value_float", Attribute::Float(0.5))],
+            )
+            .node(
+                "Constant",
+                &[],
+                &["c_fs"],
+                vec![("value_floats", Attribute::Floats(vec![1.0, 2.0]))],
+            )
+            .node(
+                "Constant",
+                &[],
+                &["c_i"],
+                vec![("value_int", Attribute::Int(0))],
+            )
+            .node(
+                "Constant",
+                &[],
+                &["c_is"],
+                vec![("value_ints", Attribute::Ints(vec![-1, 5]))],
+            )
+            .node("Mul", &["x", "c_f"], &["y"], vec![])
+            .encode();
+        let g = decode(Path::new("c.onnx"), &bytes).unwrap();
+        assert_eq!(g.nodes.len(), 1);
+        assert_eq!(g.nodes[0].name, "n5");
+        assert_eq!(g.initializers["c_t"], t);
+        assert_eq!(g.initializers["c_f"].dims, Vec::<usize>::new());
+        assert_eq!(g.initializers["c_f"].scalar_f64(), Some(0.5));
+        assert_eq!(g.initializers["c_fs"].to_f64(), vec![1.0, 2.0]);
+        assert_eq!(g.initializers["c_i"].to_i64(), Some(vec![0]));
+        assert_eq!(g.initializers["c_is"].dims, vec![2]);
+        assert_eq!(g.initializers["c_is"].to_i64(), Some(vec![-1, 5]));
+
+        let bad = ModelBuilder::new(17)
+            .node(
+                "Constant",
+                &[],
+                &["s"],
+                vec![("value_string", Attribute::String("a".into()))],
+            )
+            .encode();
+        let e = graph_message(decode(Path::new("c.onnx"), &bad));
+        assert!(e.contains("`n0`") && e.contains("value_string"), "{e}");
+    }
+
+    #[test]
+    fn attributes_round_trip_and_accessors_fall_back_to_defaults() {
+        let bytes = ModelBuilder::new(17)
+            .named_node(
+                "",
+                "Custom",
+                &["x", "", "z"],
+                &["y"],
+                vec![
+                    ("alpha", Attribute::Float(0.0)),
+                    ("axis", Attribute::Int(-1)),
+                    ("mode", Attribute::String("constant".into())),
+                    ("pads", Attribute::Ints(vec![0, 1])),
+                    ("scales", Attribute::Floats(vec![])),
+                ],
+            )
+            .encode();
+        let g = decode(Path::new("a.onnx"), &bytes).unwrap();
+        let n = &g.nodes[0];
+        assert_eq!(n.name, "node#0");
+        assert_eq!(n.inputs, ["x", "", "z"]);
+        assert_eq!(n.attributes["alpha"], Attribute::Float(0.0));
+        assert_eq!(n.attributes["scales"], Attribute::Floats(vec![]));
+        assert_eq!(n.attr_float("alpha", 1.0), 0.0);
+        assert_eq!(n.attr_float("beta", 1.0), 1.0);
+        assert_eq!(n.attr_int("axis", 0), -1);
+        assert_eq!(n.attr_int("mode", 7), 7);
+        assert_eq!(n.attr_string("mode").as_deref(), Some("constant"));
+        assert_eq!(n.attr_ints("pads"), Some(vec![0, 1]));
+        assert_eq!(n.attr_ints("axis"), None);
+        assert!(n.attr_tensor("pads").is_none());
+    }
+
+    #[test]
+    fn graph_and_subgraph_attributes_are_reported_as_unsupported() {
+        let attr = proto::AttributeProto {
+            name: "then_branch".into(),
+            r#type: attribute_type::GRAPH,
+            ..Default::default()
+        };
+        assert_eq!(
+            convert_attribute(&attr),
+            Attribute::Unsupported("GRAPH".into())
+        );
+    }
+
+    #[test]
+    fn messages_without_a_graph_are_rejected() {
+        let e = decode(Path::new("empty.onnx"), &[]).unwrap_err();
+        assert!(matches!(e, Error::OnnxDecode { .. }), "{e}");
+        let no_graph = proto::ModelProto {
+            ir_version: 8,
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let e = graph_message(decode(Path::new("g.onnx"), &no_graph));
+        assert!(e.contains("no graph"), "{e}");
+    }
+
+    #[test]
+    fn elem_type_displays_the_onnx_name() {
+        assert_eq!(ElemType::F32.to_string(), "FLOAT");
+        assert_eq!(ElemType::I64.to_string(), "INT64");
+        assert_eq!(ElemType::from_code(10).to_string(), "FLOAT16");
+        assert_eq!(ElemType::from_code(99).to_string(), "data type 99");
+        for code in 0..20 {
+            assert_eq!(ElemType::from_code(code).code(), code);
+        }
+    }
 }
