@@ -7,6 +7,7 @@ pub mod cli;
 pub mod data;
 pub mod error;
 pub mod numerics;
+pub mod onnx;
 pub mod output;
 pub mod pipeline;
 pub mod runtime;
