@@ -95,6 +95,16 @@ pub enum Error {
         nodes: Vec<(String, String, String)>,
     },
 
+    #[error(
+        "soundness violation on row {row}: {method} verified the region but ONNX Runtime confirms a \
+         counterexample {counterexample:?}; please report this with the model and row"
+    )]
+    SoundnessViolation {
+        row: usize,
+        method: String,
+        counterexample: Vec<f32>,
+    },
+
     #[error("invalid input region: {message}")]
     Region { message: String },
 

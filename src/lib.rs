@@ -2,12 +2,16 @@
 //!
 //! Data flows one way: model + data + threat spec → methods (smoothing, ...) → result types →
 //! outputs. The CLI (`cli`) is a thin layer over these modules.
+pub mod attack;
 pub mod bench;
+pub mod bounds;
 pub mod cli;
 pub mod data;
 pub mod error;
+pub mod ir;
 pub mod numerics;
 pub mod onnx;
+pub mod ops;
 pub mod output;
 pub mod pipeline;
 pub mod runtime;
@@ -16,6 +20,3 @@ pub mod threat;
 pub mod util;
 
 pub use error::{Error, Result};
-pub mod bounds;
-pub mod ir;
-pub mod ops;

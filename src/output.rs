@@ -175,3 +175,161 @@ pub fn smoothing_table(report: &SmoothingReport) -> String {
     .unwrap();
     out
 }
+
+/// Per-row verdicts as CSV: one `margin_<method>`, `verified_<method>` and `scale_<method>` column
+/// per method; empty cells where a value does not apply.
+pub fn bounds_rows_csv(
+    rows: &[crate::bounds::verdict::RowVerdict],
+    methods: &[crate::bounds::Method],
+) -> String {
+    let mut s = String::from("index,label,base_prediction,verdict,verified_by");
+    for m in methods {
+        let n = m.name();
+        write!(s, ",margin_{n},verified_{n},scale_{n}").unwrap();
+    }
+    s.push_str(",attack_scale,has_counterexample,amount\n");
+    for r in rows {
+        write!(
+            s,
+            "{},{},{},{},{}",
+            r.index,
+            r.label,
+            r.base_prediction,
+            r.verdict.name(),
+            r.verified_by.map(|m| m.name()).unwrap_or("")
+        )
+        .unwrap();
+        for m in methods {
+            match r.methods.iter().find(|x| x.method == *m) {
+                Some(x) => write!(
+                    s,
+                    ",{},{},{}",
+                    x.margin_lower,
+                    x.verified,
+                    opt(x.certified_scale)
+                )
+                .unwrap(),
+                None => s.push_str(",,,"),
+            }
+        }
+        writeln!(
+            s,
+            ",{},{},{}",
+            opt(r.attack_scale),
+            r.counterexample.is_some(),
+            opt(r.amount)
+        )
+        .unwrap();
+    }
+    s
+}
+
+/// Counterexamples as CSV: row index, ONNX Runtime's prediction and scores, then the input in
+/// the data's feature columns (float32 values exactly as fed to ONNX Runtime).
+pub fn counterexamples_csv(
+    rows: &[crate::bounds::verdict::RowVerdict],
+    features: &[String],
+    classes: &[String],
+) -> String {
+    let mut s = String::from("index,predicted");
+    for c in classes {
+        write!(s, ",score_{c}").unwrap();
+    }
+    for f in features {
+        write!(s, ",{f}").unwrap();
+    }
+    s.push('\n');
+    for r in rows {
+        if let Some(ce) = &r.counterexample {
+            write!(s, "{},{}", r.index, ce.predicted).unwrap();
+            for v in &ce.scores {
+                write!(s, ",{v:?}").unwrap();
+            }
+            for v in &ce.x {
+                write!(s, ",{v:?}").unwrap();
+            }
+            s.push('\n');
+        }
+    }
+    s
+}
+
+/// Writes `bounds_rows.csv`, `counterexamples.csv` and `bounds_summary.json` into `dir`.
+pub fn write_bounds(
+    dir: &Path,
+    report: &crate::pipeline::BoundsReport,
+    rows: &[crate::bounds::verdict::RowVerdict],
+) -> Result<()> {
+    atomic_write(
+        &dir.join("bounds_rows.csv"),
+        bounds_rows_csv(rows, &report.bounds.methods).as_bytes(),
+    )?;
+    atomic_write(
+        &dir.join("counterexamples.csv"),
+        counterexamples_csv(rows, &report.threat.features, &report.threat.class_names).as_bytes(),
+    )?;
+    let json = serde_json::to_string_pretty(report).map_err(|e| Error::Csv {
+        path: dir.join("bounds_summary.json"),
+        message: e.to_string(),
+    })?;
+    atomic_write(&dir.join("bounds_summary.json"), (json + "\n").as_bytes())
+}
+
+/// A short human summary of a bounds run.
+pub fn bounds_table(report: &crate::pipeline::BoundsReport) -> String {
+    let s = &report.summary;
+    let pct = |x: f64| format!("{:6.2}%", 100.0 * x);
+    let mut out = String::new();
+    writeln!(out, "bounds and attacks — model {}", report.model.path).unwrap();
+    writeln!(
+        out,
+        "  ------------------------------------------------------------"
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "  rows / target rows                {:>7} / {}",
+        s.rows, s.target_rows
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "  clean accuracy                    {:>10}",
+        pct(s.clean_accuracy)
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "  verified / falsified / unknown    {:>4} / {} / {}",
+        s.verified, s.falsified, s.unknown
+    )
+    .unwrap();
+    for (m, share) in &s.verified_share_by_method {
+        let scale = s
+            .median_certified_scale_by_method
+            .get(m)
+            .map(|x| format!("  (median certified scale {x:.3})"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  verified by {m:<6}                {:>10}{scale}",
+            pct(*share)
+        )
+        .unwrap();
+    }
+    writeln!(
+        out,
+        "  not falsified by the attack       {:>10}",
+        pct(s.empirical_robust_share)
+    )
+    .unwrap();
+    if let (Some(hi), Some(lo)) = (s.money_not_verified, s.money_falsified) {
+        writeln!(
+            out,
+            "  money at risk (falsified .. not verified)  {lo:.2} .. {hi:.2}"
+        )
+        .unwrap();
+    }
+    writeln!(out, "  {:.2} s", report.seconds).unwrap();
+    out
+}

@@ -183,3 +183,222 @@ pub fn smooth(
     };
     Ok((report, rows))
 }
+
+/// Bound-engine settings of one job (the spec's `[methods.bounds]` and `[methods.attack]`).
+#[derive(Clone, Debug)]
+pub struct BoundsJob {
+    pub bounds: crate::bounds::verdict::BoundsConfig,
+    /// `None` runs no attack (rows can then only be verified or unknown).
+    pub attack: Option<crate::attack::AttackConfig>,
+}
+
+/// Aggregates of a bounds run.
+#[derive(Clone, Debug, Serialize)]
+pub struct BoundsSummary {
+    pub rows: usize,
+    pub target_rows: usize,
+    pub clean_accuracy: f64,
+    pub verified: usize,
+    pub falsified: usize,
+    pub unknown: usize,
+    /// Among target rows: share verified by each method at the threat budget.
+    pub verified_share_by_method: std::collections::BTreeMap<String, f64>,
+    /// Among target rows: median of the largest certified scale per method.
+    pub median_certified_scale_by_method: std::collections::BTreeMap<String, f64>,
+    /// Among target rows: share not falsified by the attack (empirical robust accuracy).
+    pub empirical_robust_share: f64,
+    /// Sum of `amount` over target rows not verified (upper bound on money at risk).
+    pub money_not_verified: Option<f64>,
+    /// Sum of `amount` over target rows with a confirmed counterexample (lower bound).
+    pub money_falsified: Option<f64>,
+}
+
+/// The bounds summary file.
+#[derive(Clone, Debug, Serialize)]
+pub struct BoundsReport {
+    pub robcert_version: &'static str,
+    pub method: &'static str,
+    pub model: FileRef,
+    pub data: FileRef,
+    pub spec: FileRef,
+    pub threat: ThreatModel,
+    pub bounds: crate::bounds::verdict::BoundsConfig,
+    pub attack: Option<crate::attack::AttackConfig>,
+    pub summary: BoundsSummary,
+    pub seconds: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+impl BoundsSummary {
+    pub fn from_rows(
+        rows: &[crate::bounds::verdict::RowVerdict],
+        methods: &[crate::bounds::Method],
+    ) -> BoundsSummary {
+        use crate::bounds::verdict::VerdictKind as V;
+        let target: Vec<_> = rows
+            .iter()
+            .filter(|r| r.verdict != V::NotTargeted)
+            .collect();
+        let nt = target.len().max(1) as f64;
+        let count = |k: V| target.iter().filter(|r| r.verdict == k).count();
+        let mut verified_share_by_method = std::collections::BTreeMap::new();
+        let mut median_certified_scale_by_method = std::collections::BTreeMap::new();
+        for m in methods {
+            let results: Vec<_> = target
+                .iter()
+                .filter_map(|r| r.methods.iter().find(|x| x.method == *m))
+                .collect();
+            verified_share_by_method.insert(
+                m.name().to_string(),
+                results.iter().filter(|x| x.verified).count() as f64 / nt,
+            );
+            let scales: Vec<f64> = results.iter().filter_map(|x| x.certified_scale).collect();
+            if !scales.is_empty() {
+                median_certified_scale_by_method.insert(m.name().to_string(), median(scales));
+            }
+        }
+        let has_amounts = rows.iter().all(|r| r.amount.is_some()) && !rows.is_empty();
+        let money = |pred: &dyn Fn(&&&crate::bounds::verdict::RowVerdict) -> bool| {
+            has_amounts.then(|| {
+                target
+                    .iter()
+                    .filter(pred)
+                    .map(|r| r.amount.unwrap_or(0.0))
+                    .sum()
+            })
+        };
+        BoundsSummary {
+            rows: rows.len(),
+            target_rows: target.len(),
+            clean_accuracy: rows.iter().filter(|r| r.base_prediction == r.label).count() as f64
+                / rows.len().max(1) as f64,
+            verified: count(V::Verified),
+            falsified: count(V::Falsified),
+            unknown: count(V::Unknown),
+            verified_share_by_method,
+            median_certified_scale_by_method,
+            empirical_robust_share: 1.0 - count(V::Falsified) as f64 / nt,
+            money_not_verified: money(&|r| r.verdict != V::Verified),
+            money_falsified: money(&|r| r.verdict == V::Falsified),
+        }
+    }
+}
+
+/// Runs bounds, attacks and verdicts on every selected row, in parallel over rows (one ONNX
+/// Runtime session per worker). Rows are independent and seeded by index: results do not depend
+/// on the number of workers.
+pub fn bounds(
+    prepared: &Prepared,
+    job: &BoundsJob,
+    options: &JobOptions,
+) -> Result<(BoundsReport, Vec<crate::bounds::verdict::RowVerdict>)> {
+    use crate::bounds::verdict::{VerdictContext, judge_row};
+    job.bounds.validate()?;
+    let start = std::time::Instant::now();
+    let onnx = crate::onnx::load(&prepared.model.path)?;
+    let graph = crate::onnx::import::import(&onnx)?;
+    if graph.input_size != prepared.data.width() {
+        return Err(Error::InputWidthMismatch {
+            path: prepared.model.path.clone(),
+            model_width: graph.input_size,
+            data_width: prepared.data.width(),
+            hint: "the bound engine reads the input width from the ONNX graph".into(),
+        });
+    }
+    let base = crate::smoothing::certify::base_predictions(&prepared.model, &prepared.data, 4096)?;
+    let n = options
+        .limit
+        .unwrap_or(usize::MAX)
+        .min(prepared.data.rows());
+    let ctx = VerdictContext {
+        graph: &graph,
+        threat: &prepared.threat,
+        bounds: &job.bounds,
+        attack: job.attack.as_ref(),
+    };
+    let progress = if options.progress {
+        let bar = indicatif::ProgressBar::new(n as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} bounds [{bar:40}] {pos}/{len} rows  {per_sec}  eta {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::with_capacity(n));
+    let workers = options.workers.clamp(1, n.max(1));
+    let outcomes: Vec<Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    let mut session = prepared.model.session()?;
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= n {
+                            return Ok(());
+                        }
+                        let amount = prepared.data.amounts.as_ref().map(|a| a[i]);
+                        let row = judge_row(
+                            &ctx,
+                            &mut session,
+                            i,
+                            prepared.data.row(i),
+                            prepared.data.labels[i],
+                            base[i],
+                            amount,
+                        )?;
+                        results.lock().expect("no poisoned lock").push(row);
+                        progress.inc(1);
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("bounds worker panicked"))
+            .collect()
+    });
+    progress.finish_and_clear();
+    outcomes.into_iter().collect::<Result<Vec<()>>>()?;
+    let mut rows = results.into_inner().expect("no poisoned lock");
+    rows.sort_by_key(|r| r.index);
+    let report = BoundsReport {
+        robcert_version: env!("CARGO_PKG_VERSION"),
+        method: "bounds",
+        model: FileRef {
+            path: prepared.model.path.display().to_string(),
+            sha256: prepared.model.sha256.clone(),
+        },
+        data: FileRef {
+            path: prepared.data.path.display().to_string(),
+            sha256: prepared.data_sha256.clone(),
+        },
+        spec: FileRef {
+            path: prepared.spec.path.display().to_string(),
+            sha256: sha256_hex(&prepared.spec.bytes),
+        },
+        threat: prepared.threat.clone(),
+        bounds: job.bounds.clone(),
+        attack: job.attack.clone(),
+        summary: BoundsSummary::from_rows(&rows, &job.bounds.methods),
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    Ok((report, rows))
+}

@@ -30,14 +30,20 @@ fn message(r: robcert::Result<impl std::fmt::Debug>) -> String {
 fn nan_and_infinite_values_are_rejected_with_line_and_column() {
     for bad in ["NaN", "nan", "inf", "-inf", "1e39"] {
         let m = message(load_csv(&format!("a,b,y\n1,2,0\n3,{bad},1\n")));
-        assert!(m.contains("line 3") && m.contains("`b`") && m.contains(bad), "{bad}: {m}");
+        assert!(
+            m.contains("line 3") && m.contains("`b`") && m.contains(bad),
+            "{bad}: {m}"
+        );
     }
 }
 
 #[test]
 fn non_numeric_values_are_rejected_with_line_and_column() {
     let m = message(load_csv("a,b,y\n1,2,0\n3,abc,1\n"));
-    assert!(m.contains("line 3") && m.contains("`b`") && m.contains("not a number"), "{m}");
+    assert!(
+        m.contains("line 3") && m.contains("`b`") && m.contains("not a number"),
+        "{m}"
+    );
     let m = message(load_csv("a,b,y\n1,2,0.5\n"));
     assert!(m.contains("not a class index"), "{m}");
 }
@@ -45,13 +51,19 @@ fn non_numeric_values_are_rejected_with_line_and_column() {
 #[test]
 fn missing_label_column_lists_the_columns_present() {
     let m = message(load_csv("a,b,label\n1,2,0\n"));
-    assert!(m.contains("label column `y` not found") && m.contains("a, b, label"), "{m}");
+    assert!(
+        m.contains("label column `y` not found") && m.contains("a, b, label"),
+        "{m}"
+    );
 }
 
 #[test]
 fn wrong_column_count_names_the_line() {
     let m = message(load_csv("a,b,y\n1,2,0\n1,2\n"));
-    assert!(m.contains("line 3") && m.contains("expected 3 fields") && m.contains("found 2"), "{m}");
+    assert!(
+        m.contains("line 3") && m.contains("expected 3 fields") && m.contains("found 2"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -59,13 +71,20 @@ fn empty_and_missing_data_files_are_clear() {
     assert!(message(load_csv("")).contains("empty"));
     assert!(message(load_csv("a,b,y\n")).contains("no data rows"));
     let layout = DataLayout::default();
-    let m = message(Dataset::from_csv(Path::new("/nonexistent/data.csv"), &layout));
+    let m = message(Dataset::from_csv(
+        Path::new("/nonexistent/data.csv"),
+        &layout,
+    ));
     assert!(m.contains("/nonexistent/data.csv does not exist"), "{m}");
 }
 
 fn spec_error(threat: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let spec = common::demo_spec(&common::models().join("fraud_mlp_standard.onnx"), threat, "");
+    let spec = common::demo_spec(
+        &common::models().join("fraud_mlp_standard.onnx"),
+        threat,
+        "",
+    );
     match common::prepare_spec(dir.path(), &spec) {
         Ok(_) => panic!("spec accepted: {threat}"),
         Err(e) => e.to_string(),
@@ -75,7 +94,10 @@ fn spec_error(threat: &str) -> String {
 #[test]
 fn unknown_feature_in_the_spec_is_named_with_a_suggestion() {
     let m = spec_error("mutable = { amont = 50.0 }");
-    assert!(m.contains("threat.mutable.amont") && m.contains("no feature column `amont`"), "{m}");
+    assert!(
+        m.contains("threat.mutable.amont") && m.contains("no feature column `amont`"),
+        "{m}"
+    );
     let m = spec_error("mutable = { amount = 50.0 }\nimmutable = [\"county_*\"]");
     assert!(m.contains("county_*") && m.contains("country_"), "{m}");
 }
@@ -84,13 +106,17 @@ fn unknown_feature_in_the_spec_is_named_with_a_suggestion() {
 fn negative_zero_and_non_finite_budgets_are_rejected() {
     for b in ["-1.0", "0.0", "nan", "inf"] {
         let m = spec_error(&format!("mutable = {{ amount = {b} }}"));
-        assert!(m.contains("threat.mutable.amount") && m.contains("must be a finite number > 0"), "{b}: {m}");
+        assert!(
+            m.contains("threat.mutable.amount") && m.contains("must be a finite number > 0"),
+            "{b}: {m}"
+        );
     }
 }
 
 #[test]
 fn budget_on_an_immutable_feature_is_rejected() {
-    let m = spec_error("mutable = { amount = 50.0, country_home = 1.0 }\nimmutable = [\"country_*\"]");
+    let m =
+        spec_error("mutable = { amount = 50.0, country_home = 1.0 }\nimmutable = [\"country_*\"]");
     assert!(m.contains("country_home") && m.contains("immutable"), "{m}");
 }
 
@@ -103,37 +129,104 @@ fn unknown_keys_bad_clip_bad_target_and_bad_bounds_are_named() {
     let m = spec_error("mutable = { amount = 50.0 }\ntarget = \"fraud->fraud\"");
     assert!(m.contains("threat.target"), "{m}");
     let m = spec_error("mutable = { amount = 50.0 }\n[threat.bounds]\nhour = [24.0, 0.0]");
-    assert!(m.contains("threat.bounds.hour") && m.contains("lower ≤ upper"), "{m}");
+    assert!(
+        m.contains("threat.bounds.hour") && m.contains("lower ≤ upper"),
+        "{m}"
+    );
     let m = spec_error("mutable = { amount = 50.0 }\n[threat.bounds]\namount = [0.0, 10.0]");
-    assert!(m.contains("threat.bounds.amount") && m.contains("outside the valid range"), "{m}");
+    assert!(
+        m.contains("threat.bounds.amount") && m.contains("outside the valid range"),
+        "{m}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let spec = common::demo_spec(
         &common::models().join("fraud_mlp_standard.onnx"),
         "mutable = { amount = 50.0 }",
         "[methods.smoothing]\nsigma = 0.5\nsamples = 10",
     );
-    let m = common::prepare_spec(dir.path(), &spec).err().unwrap().to_string();
+    let m = common::prepare_spec(dir.path(), &spec)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(m.contains("samples"), "{m}");
 }
 
 #[test]
 fn invalid_smoothing_parameters_are_rejected_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = common::demo_spec(&common::models().join("fraud_mlp_standard.onnx"), "mutable = { amount = 50.0 }", "");
+    let spec = common::demo_spec(
+        &common::models().join("fraud_mlp_standard.onnx"),
+        "mutable = { amount = 50.0 }",
+        "",
+    );
     let prepared = common::prepare_spec(dir.path(), &spec).unwrap();
     let base = SmoothingConfig::default();
     let cases = [
-        (SmoothingConfig { sigma: 0.0, ..base.clone() }, "`sigma`"),
-        (SmoothingConfig { sigma: -1.0, ..base.clone() }, "`sigma`"),
-        (SmoothingConfig { sigma: f64::NAN, ..base.clone() }, "`sigma`"),
-        (SmoothingConfig { n0: 200, n: 100, ..base.clone() }, "must not exceed n = 100"),
-        (SmoothingConfig { alpha: 0.0, ..base.clone() }, "`alpha`"),
-        (SmoothingConfig { alpha: 1.0, ..base.clone() }, "`alpha`"),
-        (SmoothingConfig { alpha: 1.5, ..base.clone() }, "`alpha`"),
-        (SmoothingConfig { batch: 0, ..base.clone() }, "`batch`"),
+        (
+            SmoothingConfig {
+                sigma: 0.0,
+                ..base.clone()
+            },
+            "`sigma`",
+        ),
+        (
+            SmoothingConfig {
+                sigma: -1.0,
+                ..base.clone()
+            },
+            "`sigma`",
+        ),
+        (
+            SmoothingConfig {
+                sigma: f64::NAN,
+                ..base.clone()
+            },
+            "`sigma`",
+        ),
+        (
+            SmoothingConfig {
+                n0: 200,
+                n: 100,
+                ..base.clone()
+            },
+            "must not exceed n = 100",
+        ),
+        (
+            SmoothingConfig {
+                alpha: 0.0,
+                ..base.clone()
+            },
+            "`alpha`",
+        ),
+        (
+            SmoothingConfig {
+                alpha: 1.0,
+                ..base.clone()
+            },
+            "`alpha`",
+        ),
+        (
+            SmoothingConfig {
+                alpha: 1.5,
+                ..base.clone()
+            },
+            "`alpha`",
+        ),
+        (
+            SmoothingConfig {
+                batch: 0,
+                ..base.clone()
+            },
+            "`batch`",
+        ),
     ];
     for (config, words) in cases {
-        let m = message(smooth(&prepared, &config, SmoothingMode::Certify, &common::options(1)));
+        let m = message(smooth(
+            &prepared,
+            &config,
+            SmoothingMode::Certify,
+            &common::options(1),
+        ));
         assert!(m.contains(words), "{config:?}: {m}");
     }
 }
@@ -141,20 +234,39 @@ fn invalid_smoothing_parameters_are_rejected_before_any_work() {
 #[test]
 fn model_with_wrong_input_width_names_both_widths() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = common::demo_spec(&common::fixture("linear_2class.onnx"), "mutable = { amount = 50.0 }", "");
-    let m = common::prepare_spec(dir.path(), &spec).err().unwrap().to_string();
-    assert!(m.contains("expects 3 input features") && m.contains("21 feature columns"), "{m}");
+    let spec = common::demo_spec(
+        &common::fixture("linear_2class.onnx"),
+        "mutable = { amount = 50.0 }",
+        "",
+    );
+    let m = common::prepare_spec(dir.path(), &spec)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        m.contains("expects 3 input features") && m.contains("21 feature columns"),
+        "{m}"
+    );
 }
 
 #[test]
 fn unusable_model_files_get_clear_errors() {
     let rt = RuntimeConfig::default();
     let m = message(OnnxModel::load(&common::fixture("not_onnx.onnx"), &rt));
-    assert!(m.contains("not_onnx.onnx is not a loadable ONNX model"), "{m}");
+    assert!(
+        m.contains("not_onnx.onnx is not a loadable ONNX model"),
+        "{m}"
+    );
     let m = message(OnnxModel::load(&common::fixture("truncated.onnx"), &rt));
-    assert!(m.contains("truncated.onnx is not a loadable ONNX model"), "{m}");
+    assert!(
+        m.contains("truncated.onnx is not a loadable ONNX model"),
+        "{m}"
+    );
     let m = message(OnnxModel::load(&common::fixture("two_inputs.onnx"), &rt));
-    assert!(m.contains("exactly one input") && m.contains("the model has 2"), "{m}");
+    assert!(
+        m.contains("exactly one input") && m.contains("the model has 2"),
+        "{m}"
+    );
     let m = message(OnnxModel::load(&common::fixture("int_output.onnx"), &rt));
     assert!(m.contains("Int64") && m.contains("float32[N, C]"), "{m}");
     let m = message(OnnxModel::load(Path::new("/nonexistent/model.onnx"), &rt));
@@ -163,7 +275,9 @@ fn unusable_model_files_get_clear_errors() {
 
 #[test]
 fn missing_spec_file_and_spec_syntax_errors_are_clear() {
-    let m = message(robcert::threat::spec::LoadedSpec::load(Path::new("/nonexistent/spec.toml")));
+    let m = message(robcert::threat::spec::LoadedSpec::load(Path::new(
+        "/nonexistent/spec.toml",
+    )));
     assert!(m.contains("does not exist"), "{m}");
     let dir = tempfile::tempdir().unwrap();
     let p = common::write_spec(dir.path(), "[model\npath = 1");

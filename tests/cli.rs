@@ -14,7 +14,11 @@ fn robcert(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -25,32 +29,66 @@ fn help_names_the_commands_and_explains_the_radius() {
         assert!(text(&top).contains(cmd), "--help lacks {cmd}");
     }
     let smooth = text(&robcert(&["smooth", "--help"]));
-    assert!(smooth.contains("budget-scaled L2") && smooth.contains("Example"), "{smooth}");
+    assert!(
+        smooth.contains("budget-scaled L2") && smooth.contains("Example"),
+        "{smooth}"
+    );
 }
 
 #[test]
 fn demo_certifies_the_bundled_split_and_writes_csv_and_json() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
-    let o = robcert(&["demo", "--out", out.to_str().unwrap(), "--n", "2000", "--n0", "50", "--quiet"]);
+    let o = robcert(&[
+        "demo",
+        "--out",
+        out.to_str().unwrap(),
+        "--n",
+        "2000",
+        "--n0",
+        "50",
+        "--quiet",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let printed = String::from_utf8_lossy(&o.stdout);
-    for line in ["clean accuracy", "certified target recall at budget", "money in uncertified target rows"] {
+    for line in [
+        "clean accuracy",
+        "certified target recall at budget",
+        "money in uncertified target rows",
+    ] {
         assert!(printed.contains(line), "summary lacks `{line}`:\n{printed}");
     }
     let csv = std::fs::read_to_string(out.join("smoothing_rows.csv")).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    assert_eq!(&header[..4], ["index", "label", "base_prediction", "prediction"]);
+    assert_eq!(
+        &header[..4],
+        ["index", "label", "base_prediction", "prediction"]
+    );
     assert!(header.contains(&"count_fraud") && header.contains(&"certified_at_budget"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 4000);
     assert!(rows.iter().all(|r| r.len() == header.len()));
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("smoothing_summary.json")).unwrap()).unwrap();
-    let certified = rows.iter().filter(|r| r[header.iter().position(|h| *h == "certified_at_budget").unwrap()] == "true").count();
-    let listed = summary["summary"]["certified_accuracy_at_budget"].as_f64().unwrap();
-    assert!((listed - certified as f64 / 4000.0).abs() < 1e-12, "summary and rows disagree");
+        serde_json::from_str(&std::fs::read_to_string(out.join("smoothing_summary.json")).unwrap())
+            .unwrap();
+    let certified = rows
+        .iter()
+        .filter(|r| {
+            r[header
+                .iter()
+                .position(|h| *h == "certified_at_budget")
+                .unwrap()]
+                == "true"
+        })
+        .count();
+    let listed = summary["summary"]["certified_accuracy_at_budget"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (listed - certified as f64 / 4000.0).abs() < 1e-12,
+        "summary and rows disagree"
+    );
     assert_eq!(summary["model"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(summary["config"]["n"].as_u64(), Some(2000));
 }
@@ -60,13 +98,32 @@ fn data_synth_is_byte_identical_for_a_seed() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
     for (name, seed) in [("a.csv", "4"), ("b.csv", "4"), ("c.csv", "5")] {
-        let o = robcert(&["data", "synth", "--rows", "3000", "--seed", seed, "--out", &p(name)]);
+        let o = robcert(&[
+            "data",
+            "synth",
+            "--rows",
+            "3000",
+            "--seed",
+            seed,
+            "--out",
+            &p(name),
+        ]);
         assert!(o.status.success(), "{}", text(&o));
     }
     let read = |n: &str| std::fs::read(p(n)).unwrap();
     assert_eq!(read("a.csv"), read("b.csv"));
     assert_ne!(read("a.csv"), read("c.csv"));
-    assert!(text(&robcert(&["data", "synth", "--rows", "0", "--out", &p("d.csv")])).contains("`rows`"));
+    assert!(
+        text(&robcert(&[
+            "data",
+            "synth",
+            "--rows",
+            "0",
+            "--out",
+            &p("d.csv")
+        ]))
+        .contains("`rows`")
+    );
 }
 
 #[test]
@@ -82,7 +139,10 @@ fn missing_onnx_runtime_library_says_how_to_install_it() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     let t = text(&o);
-    assert!(t.contains("ONNX Runtime library not found") && t.contains("scripts/setup"), "{t}");
+    assert!(
+        t.contains("ONNX Runtime library not found") && t.contains("scripts/setup"),
+        "{t}"
+    );
     assert!(!std::path::Path::new("/tmp/robcert-never-written").exists());
 }
 
@@ -91,12 +151,25 @@ fn bad_spec_is_reported_once_with_exit_code_two() {
     let dir = tempfile::tempdir().unwrap();
     let spec = common::write_spec(
         dir.path(),
-        &common::demo_spec(&common::models().join("fraud_mlp_standard.onnx"), "mutable = { amount = -5.0 }", ""),
+        &common::demo_spec(
+            &common::models().join("fraud_mlp_standard.onnx"),
+            "mutable = { amount = -5.0 }",
+            "",
+        ),
     );
-    let o = robcert(&["smooth", "--spec", spec.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()]);
+    let o = robcert(&[
+        "smooth",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let t = text(&o);
     assert_eq!(t.matches("error:").count(), 1, "{t}");
     assert!(t.contains("threat.mutable.amount"), "{t}");
-    assert!(!dir.path().join("o").exists(), "no output folder for a failed run");
+    assert!(
+        !dir.path().join("o").exists(),
+        "no output folder for a failed run"
+    );
 }

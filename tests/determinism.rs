@@ -11,7 +11,11 @@ const THREAT: &str = "mutable = { amount = 50.0, hour = 2.0, velocity_1h = 1.0, 
 #[test]
 fn counts_do_not_depend_on_threads_batch_or_row_subset() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = common::demo_spec(&common::models().join("fraud_mlp_standard.onnx"), THREAT, "");
+    let spec = common::demo_spec(
+        &common::models().join("fraud_mlp_standard.onnx"),
+        THREAT,
+        "",
+    );
     let prepared = common::prepare_spec(dir.path(), &spec).unwrap();
     let config = |batch| SmoothingConfig {
         sigma: 1.0,
@@ -27,11 +31,18 @@ fn counts_do_not_depend_on_threads_batch_or_row_subset() {
     two.limit = Some(60);
     let (_, a) = smooth(&prepared, &config(4096), SmoothingMode::Certify, &one).unwrap();
     let (_, b) = smooth(&prepared, &config(97), SmoothingMode::Certify, &two).unwrap();
-    assert_eq!(a, b, "1 thread / batch 4096 and 2 threads / batch 97 disagree");
+    assert_eq!(
+        a, b,
+        "1 thread / batch 4096 and 2 threads / batch 97 disagree"
+    );
     let mut fewer = common::options(2);
     fewer.limit = Some(25);
     let (_, c) = smooth(&prepared, &config(512), SmoothingMode::Certify, &fewer).unwrap();
-    assert_eq!(&a[..25], &c[..], "a row's result depends on which other rows are certified");
+    assert_eq!(
+        &a[..25],
+        &c[..],
+        "a row's result depends on which other rows are certified"
+    );
     let mut other_seed = config(4096);
     other_seed.seed = 12;
     let (_, d) = smooth(&prepared, &other_seed, SmoothingMode::Certify, &one).unwrap();
@@ -41,7 +52,11 @@ fn counts_do_not_depend_on_threads_batch_or_row_subset() {
 #[test]
 fn predict_mode_is_deterministic_and_abstains_only_near_the_boundary() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = common::demo_spec(&common::models().join("fraud_mlp_gaussian.onnx"), THREAT, "");
+    let spec = common::demo_spec(
+        &common::models().join("fraud_mlp_gaussian.onnx"),
+        THREAT,
+        "",
+    );
     let prepared = common::prepare_spec(dir.path(), &spec).unwrap();
     let config = SmoothingConfig {
         sigma: 1.0,
@@ -61,7 +76,12 @@ fn predict_mode_is_deterministic_and_abstains_only_near_the_boundary() {
         assert_eq!(r.counts.iter().sum::<u64>(), config.n);
         match r.prediction {
             Some(c) => assert_eq!(r.counts[c], top, "row {}", r.index),
-            None => assert!(r.p_value.unwrap() > config.alpha, "row {} abstained with p {:?}", r.index, r.p_value),
+            None => assert!(
+                r.p_value.unwrap() > config.alpha,
+                "row {} abstained with p {:?}",
+                r.index,
+                r.p_value
+            ),
         }
     }
 }

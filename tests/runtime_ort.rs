@@ -13,9 +13,16 @@ use std::fmt::Write as _;
 fn exotic_op_model_scores_match_python_onnxruntime() {
     let (header, cases) = common::read_csv(&common::fixture("exotic_ops_cases.csv"));
     assert_eq!(header, ["x0", "x1", "x2", "s0", "s1"]);
-    let model = OnnxModel::load(&common::fixture("exotic_ops.onnx"), &RuntimeConfig::default()).unwrap();
+    let model = OnnxModel::load(
+        &common::fixture("exotic_ops.onnx"),
+        &RuntimeConfig::default(),
+    )
+    .unwrap();
     assert_eq!((model.input_width, model.num_classes), (3, 2));
-    let x: Vec<f32> = cases.iter().flat_map(|c| c[..3].iter().map(|&v| v as f32)).collect();
+    let x: Vec<f32> = cases
+        .iter()
+        .flat_map(|c| c[..3].iter().map(|&v| v as f32))
+        .collect();
     let scores = model.session().unwrap().scores(&x, cases.len()).unwrap();
     let mut worst = 0.0f64;
     for (i, c) in cases.iter().enumerate() {
@@ -23,7 +30,10 @@ fn exotic_op_model_scores_match_python_onnxruntime() {
             worst = worst.max((scores[2 * i + j] as f64 - c[3 + j]).abs());
         }
     }
-    assert!(worst <= 1e-6, "largest difference from python onnxruntime: {worst}");
+    assert!(
+        worst <= 1e-6,
+        "largest difference from python onnxruntime: {worst}"
+    );
 }
 
 #[test]
@@ -51,15 +61,29 @@ fn smoothing_an_exotic_op_model_returns_onnx_runtime_predictions() {
         batch: 128,
         seed: 3,
     };
-    let (_, rows) = smooth(&prepared, &config, SmoothingMode::Certify, &common::options(2)).unwrap();
+    let (_, rows) = smooth(
+        &prepared,
+        &config,
+        SmoothingMode::Certify,
+        &common::options(2),
+    )
+    .unwrap();
     let mut clear = 0;
     for (r, &(class, margin)) in rows.iter().zip(&expected) {
-        assert_eq!(r.base_prediction, class, "row {}: clean prediction differs from onnxruntime", r.index);
+        assert_eq!(
+            r.base_prediction, class,
+            "row {}: clean prediction differs from onnxruntime",
+            r.index
+        );
         // Noise of std 1e-4 cannot move a score gap of 0.01 (the ops are smooth, slopes ≤ 6).
         if margin > 0.01 {
             clear += 1;
             assert_eq!(r.prediction, Some(class), "row {}", r.index);
-            assert_eq!(r.counts[class], config.n, "row {}: counts {:?}", r.index, r.counts);
+            assert_eq!(
+                r.counts[class], config.n,
+                "row {}: counts {:?}",
+                r.index, r.counts
+            );
         }
     }
     assert!(clear > 400, "only {clear} rows with a clear margin");

@@ -34,9 +34,15 @@ fn true_class(x: &[f32]) -> usize {
 /// Rows spread so that the exact radius ranges over (0, 2σ): p_A is far from 1, where the
 /// Clopper–Pearson bound is tight enough for failures to be possible.
 fn prepare_linear(dir: &std::path::Path, rows: usize) -> Prepared {
-    let fixture: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(common::fixture("linear_2class.json")).unwrap()).unwrap();
-    assert_eq!(fixture["b"].as_f64().unwrap(), B, "fixture and test disagree on the model");
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::fixture("linear_2class.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        fixture["b"].as_f64().unwrap(),
+        B,
+        "fixture and test disagree on the model"
+    );
     let mut csv = String::from("x0,x1,x2,label\n");
     for i in 0..rows {
         let t = i as f64 / rows as f64;
@@ -51,15 +57,26 @@ fn prepare_linear(dir: &std::path::Path, rows: usize) -> Prepared {
         BUDGET[0],
         BUDGET[1]
     );
-    prepare(&common::write_spec(dir, &spec), &Overrides::default(), &RuntimeConfig::default()).unwrap()
+    prepare(
+        &common::write_spec(dir, &spec),
+        &Overrides::default(),
+        &RuntimeConfig::default(),
+    )
+    .unwrap()
 }
 
-fn failures(prepared: &Prepared, rows: &[RowCertificate], radius: impl Fn(&RowCertificate) -> Option<f64>) -> usize {
+fn failures(
+    prepared: &Prepared,
+    rows: &[RowCertificate],
+    radius: impl Fn(&RowCertificate) -> Option<f64>,
+) -> usize {
     rows.iter()
         .filter(|r| {
             let x = prepared.data.row(r.index);
             match (r.prediction, radius(r)) {
-                (Some(c), Some(rad)) => c != true_class(x) || rad > exact_radius(x) * (1.0 + 1e-6) + 1e-6,
+                (Some(c), Some(rad)) => {
+                    c != true_class(x) || rad > exact_radius(x) * (1.0 + 1e-6) + 1e-6
+                }
                 _ => false,
             }
         })
@@ -81,7 +98,13 @@ fn certified_radius_exceeds_the_exact_radius_at_most_alpha_of_the_time() {
             batch: 256,
             seed,
         };
-        let (_, rows) = smooth(&prepared, &config, SmoothingMode::Certify, &common::options(2)).unwrap();
+        let (_, rows) = smooth(
+            &prepared,
+            &config,
+            SmoothingMode::Certify,
+            &common::options(2),
+        )
+        .unwrap();
         total += rows.len();
         certified += rows.iter().filter(|r| r.radius.is_some()).count();
         failed += failures(&prepared, &rows, |r| r.radius);
@@ -89,7 +112,8 @@ fn certified_radius_exceeds_the_exact_radius_at_most_alpha_of_the_time() {
         // an anti-conservative certificate this test must be able to catch.
         naive_failed += failures(&prepared, &rows, |r| {
             let p_hat = *r.counts.iter().max().unwrap() as f64 / r.n as f64;
-            (p_hat > 0.5).then(|| SIGMA * robcert::smoothing::stats::normal_quantile(p_hat.min(1.0 - 1e-12)))
+            (p_hat > 0.5)
+                .then(|| SIGMA * robcert::smoothing::stats::normal_quantile(p_hat.min(1.0 - 1e-12)))
         });
     }
     let rate = failed as f64 / total as f64;
@@ -97,9 +121,18 @@ fn certified_radius_exceeds_the_exact_radius_at_most_alpha_of_the_time() {
     eprintln!(
         "{total} certifications, {certified} with a radius: failure rate {rate:.4} (alpha {alpha}); point-estimate radius fails {naive_rate:.4}"
     );
-    assert!(certified as f64 > 0.8 * total as f64, "too few certificates to test: {certified}/{total}");
+    assert!(
+        certified as f64 > 0.8 * total as f64,
+        "too few certificates to test: {certified}/{total}"
+    );
     // Rows share noise within a seed (common random numbers), so failures are correlated; 150
     // independent seeds give a standard error of the rate below 0.01 even under strong correlation.
-    assert!(rate <= alpha + 0.015, "failure rate {rate} exceeds alpha {alpha}");
-    assert!(naive_rate > 3.0 * alpha, "the test cannot tell a wrong radius apart: {naive_rate}");
+    assert!(
+        rate <= alpha + 0.015,
+        "failure rate {rate} exceeds alpha {alpha}"
+    );
+    assert!(
+        naive_rate > 3.0 * alpha,
+        "the test cannot tell a wrong radius apart: {naive_rate}"
+    );
 }

@@ -6,6 +6,7 @@
 //! concretisation subtracts an allowance for the rounding of the bound itself.
 
 pub mod region;
+pub mod verdict;
 
 pub use region::Region;
 

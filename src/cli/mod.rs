@@ -2,6 +2,7 @@
 //! library; `main.rs` only prints errors and sets the exit code.
 
 pub mod bench;
+pub mod bounds;
 pub mod data;
 pub mod smooth;
 
@@ -29,6 +30,8 @@ pub enum Command {
     Demo(smooth::DemoArgs),
     /// Randomized smoothing (Cohen et al. 2019): certified radius or smoothed prediction per row.
     Smooth(smooth::SmoothArgs),
+    /// Deterministic bounds (IBP, CROWN) and attacks: verified / falsified / unknown per row.
+    Bounds(bounds::BoundsArgs),
     /// Synthetic data sets.
     #[command(subcommand)]
     Data(DataCommand),
@@ -47,6 +50,7 @@ pub fn run(cli: Cli) -> crate::Result<()> {
     match cli.command {
         Command::Demo(args) => smooth::demo_command(&args),
         Command::Smooth(args) => smooth::smooth_command(&args),
+        Command::Bounds(args) => bounds::bounds_command(&args),
         Command::Data(DataCommand::Synth(args)) => data::synth(&args),
         Command::Bench(cmd) => bench::run(&cmd),
     }

@@ -5,6 +5,7 @@
 //! the intermediate representation never depends on it.
 
 mod graph;
+pub mod import;
 mod proto;
 mod writer;
 

@@ -73,6 +73,10 @@ fn default_target() -> String {
 pub struct MethodsSection {
     #[serde(default)]
     pub smoothing: Option<crate::smoothing::SmoothingConfig>,
+    #[serde(default)]
+    pub bounds: Option<crate::bounds::verdict::BoundsConfig>,
+    #[serde(default)]
+    pub attack: Option<crate::attack::AttackConfig>,
 }
 
 /// A parsed spec with its own path (for resolving relative paths) and exact bytes (for hashing).

@@ -1,0 +1,282 @@
+//! A verdict for every row: *verified* (a sound bound proves the label over the whole threat
+//! box), *falsified* (a counterexample in the box, confirmed by ONNX Runtime) or *unknown*;
+//! plus each method's margin lower bound, the largest budget scale each method certifies and the
+//! smallest scale at which the attack succeeds (the certified-vs-empirical bracket).
+
+use super::{Method, Region, margin_lower};
+use crate::attack::{AttackConfig, AttackMethod, AttackProblem, Counterexample, black_box, pgd};
+use crate::error::{Error, Result};
+use crate::ir::Graph;
+use crate::runtime::ModelSession;
+use crate::threat::{Target, ThreatModel};
+use serde::{Deserialize, Serialize};
+
+/// Bound settings (`[methods.bounds]` in the spec).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BoundsConfig {
+    /// Methods to run, cheapest first; a row is verified by the first that succeeds.
+    pub methods: Vec<Method>,
+    /// Search the largest certified budget scale per method, and the attack's smallest.
+    pub scale_search: bool,
+    /// Upper end of the scale search (1.0 = the threat budget).
+    pub scale_max: f64,
+    /// Bisection steps of the scale search.
+    pub bisection_steps: usize,
+}
+
+impl Default for BoundsConfig {
+    fn default() -> Self {
+        BoundsConfig {
+            methods: vec![Method::Ibp, Method::Crown],
+            scale_search: true,
+            scale_max: 4.0,
+            bisection_steps: 10,
+        }
+    }
+}
+
+impl BoundsConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.methods.is_empty() {
+            return Err(Error::param(
+                "methods",
+                "[]",
+                "name at least one bound method (ibp, crown)",
+            ));
+        }
+        if !(self.scale_max.is_finite() && self.scale_max >= 1.0) {
+            return Err(Error::param(
+                "scale_max",
+                self.scale_max,
+                "must be a finite number ≥ 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of one row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictKind {
+    Verified,
+    Falsified,
+    Unknown,
+    /// The row's label is outside the target (e.g. legit rows for `fraud->legit`).
+    NotTargeted,
+}
+
+impl VerdictKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            VerdictKind::Verified => "verified",
+            VerdictKind::Falsified => "falsified",
+            VerdictKind::Unknown => "unknown",
+            VerdictKind::NotTargeted => "not_targeted",
+        }
+    }
+}
+
+/// One method's result on one row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MethodResult {
+    pub method: Method,
+    /// Lower bound of the smallest margin score[label] − score[k] over the threat box.
+    pub margin_lower: f64,
+    pub verified: bool,
+    /// Largest budget scale at which the method verifies (0 if none found).
+    pub certified_scale: Option<f64>,
+}
+
+/// The verdict and numbers of one row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RowVerdict {
+    pub index: usize,
+    pub label: usize,
+    pub base_prediction: usize,
+    pub verdict: VerdictKind,
+    pub verified_by: Option<Method>,
+    pub methods: Vec<MethodResult>,
+    /// Smallest scale at which the attack found a confirmed counterexample.
+    pub attack_scale: Option<f64>,
+    /// A counterexample at scale 1 (the threat budget), if one was found.
+    pub counterexample: Option<Counterexample>,
+    pub amount: Option<f64>,
+}
+
+/// Everything needed to judge rows of one data set.
+pub struct VerdictContext<'a> {
+    pub graph: &'a Graph,
+    pub threat: &'a ThreatModel,
+    pub bounds: &'a BoundsConfig,
+    pub attack: Option<&'a AttackConfig>,
+}
+
+/// Classes whose win over the label counts as a successful attack.
+pub fn attack_targets(target: &Target, label: usize, classes: usize) -> Vec<usize> {
+    match target {
+        Target::Evasion { to, .. } => vec![*to],
+        Target::Any => (0..classes).filter(|&k| k != label).collect(),
+    }
+}
+
+fn verifies(
+    graph: &Graph,
+    region: &Region,
+    method: Method,
+    label: usize,
+    targets: &[usize],
+) -> (bool, f64) {
+    let margins = margin_lower(graph, region, method, label, targets);
+    let worst = margins.iter().copied().fold(f64::INFINITY, f64::min);
+    (worst > 0.0, worst)
+}
+
+fn run_attack(
+    ctx: &VerdictContext,
+    session: &mut ModelSession,
+    problem: &AttackProblem,
+) -> Result<Option<Counterexample>> {
+    match ctx.attack {
+        None => Ok(None),
+        Some(config) => match config.method {
+            AttackMethod::Pgd => pgd(ctx.graph, session, problem, config),
+            AttackMethod::BlackBox => black_box(session, problem, config),
+        },
+    }
+}
+
+/// Judges one row. `base_prediction` is ONNX Runtime's prediction on the clean row.
+pub fn judge_row(
+    ctx: &VerdictContext,
+    session: &mut ModelSession,
+    index: usize,
+    x: &[f32],
+    label: usize,
+    base_prediction: usize,
+    amount: Option<f64>,
+) -> Result<RowVerdict> {
+    let classes = ctx.graph.output_size();
+    let targets = attack_targets(&ctx.threat.target, label, classes);
+    let mut row = RowVerdict {
+        index,
+        label,
+        base_prediction,
+        verdict: VerdictKind::Unknown,
+        verified_by: None,
+        methods: Vec::new(),
+        attack_scale: None,
+        counterexample: None,
+        amount,
+    };
+    if !ctx.threat.target.covers(label) {
+        row.verdict = VerdictKind::NotTargeted;
+        return Ok(row);
+    }
+    let region_at = |s: f64| Region::from_threat(ctx.threat, x, s);
+    let region = region_at(1.0)?;
+    for &method in &ctx.bounds.methods {
+        let (verified, worst) = verifies(ctx.graph, &region, method, label, &targets);
+        row.methods.push(MethodResult {
+            method,
+            margin_lower: worst,
+            verified,
+            certified_scale: None,
+        });
+        if verified && row.verified_by.is_none() {
+            row.verified_by = Some(method);
+        }
+    }
+    // The clean row itself is a counterexample when ONNX Runtime already predicts a target class.
+    let clean_counterexample = targets.contains(&base_prediction);
+    let problem = AttackProblem {
+        region: &region,
+        x0: x,
+        label,
+        targets: &targets,
+        stream: index as u64,
+    };
+    let found = if clean_counterexample {
+        crate::attack::confirm(session, &[x.to_vec()], &targets)?
+    } else {
+        run_attack(ctx, session, &problem)?
+    };
+    if let Some(ce) = found {
+        if let Some(method) = row.verified_by {
+            return Err(Error::SoundnessViolation {
+                row: index,
+                method: method.name().into(),
+                counterexample: ce.x,
+            });
+        }
+        row.counterexample = Some(ce);
+        row.verdict = VerdictKind::Falsified;
+    } else if row.verified_by.is_some() {
+        row.verdict = VerdictKind::Verified;
+    }
+
+    if ctx.bounds.scale_search {
+        let steps = ctx.bounds.bisection_steps;
+        let max = ctx.bounds.scale_max;
+        for m in row.methods.iter_mut() {
+            m.certified_scale = Some(largest_scale(steps, max, |s| {
+                Ok(verifies(ctx.graph, &region_at(s)?, m.method, label, &targets).0)
+            })?);
+        }
+        row.attack_scale = if clean_counterexample {
+            Some(0.0)
+        } else if ctx.attack.is_some() {
+            smallest_attack_scale(steps, max, |s| {
+                let r = region_at(s)?;
+                let p = AttackProblem {
+                    region: &r,
+                    ..problem
+                };
+                Ok(run_attack(ctx, session, &p)?.is_some())
+            })?
+        } else {
+            None
+        };
+    }
+    Ok(row)
+}
+
+/// Largest s in [0, max] with `ok(s)` found by bisection (`ok` assumed monotone; the returned
+/// scale was itself checked, so the answer is sound even where monotonicity fails).
+fn largest_scale(steps: usize, max: f64, mut ok: impl FnMut(f64) -> Result<bool>) -> Result<f64> {
+    if ok(max)? {
+        return Ok(max);
+    }
+    let (mut lo, mut hi) = (0.0, max);
+    for _ in 0..steps {
+        let mid = 0.5 * (lo + hi);
+        if ok(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
+/// Smallest s in (0, max] at which the attack succeeds, by bisection; `None` if it fails at max.
+fn smallest_attack_scale(
+    steps: usize,
+    max: f64,
+    mut wins: impl FnMut(f64) -> Result<bool>,
+) -> Result<Option<f64>> {
+    if !wins(max)? {
+        return Ok(None);
+    }
+    let (mut lo, mut hi) = (0.0, max);
+    for _ in 0..steps {
+        let mid = 0.5 * (lo + hi);
+        if wins(mid)? {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(Some(hi))
+}
