@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: repository paths and small spec/data builders.
 #![allow(dead_code)]
 
+pub mod random_net;
+
 use robcert::pipeline::{JobOptions, Overrides, Prepared, prepare};
 use robcert::runtime::RuntimeConfig;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,206 @@
+//! Soundness of every bound method, checked through ONNX Runtime: for random networks over all
+//! supported ops (depths 1–6, widths 1–128), adversarial float32 cases and the bundled models,
+//! points sampled in the region (corners, faces, interior, centre) are run through ONNX Runtime
+//! and no score or margin may leave the IBP or CROWN bounds.
+//!
+//! The default run samples 10^4 points per case; `cargo test --release -- --ignored` runs the
+//! slow sweep (10^7 points in total).
+
+mod common;
+
+use common::random_net::{Flavour, random_network};
+use rand::{Rng, RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use robcert::attack::to_f32_inside;
+use robcert::bounds::{Method, Region, margin_lower, output_bounds};
+use robcert::ir::Graph;
+use robcert::runtime::{ModelSession, OnnxModel, RuntimeConfig, argmax};
+
+/// Points in the region: the centre, random corners, random points on faces, uniform interior.
+fn sample_points(rng: &mut impl Rng, region: &Region, n: usize) -> Vec<Vec<f32>> {
+    let w = region.lo.len();
+    let mid: Vec<f64> = region
+        .lo
+        .iter()
+        .zip(&region.hi)
+        .map(|(l, h)| 0.5 * (l + h))
+        .collect();
+    let mut out = vec![to_f32_inside(&mid, region)];
+    for i in 1..n {
+        let x: Vec<f64> = (0..w)
+            .map(|j| {
+                let (l, h) = (region.lo[j], region.hi[j]);
+                let u: f64 = rng.random();
+                match i % 3 {
+                    0 => {
+                        if u < 0.5 {
+                            l
+                        } else {
+                            h
+                        }
+                    }
+                    1 if rng.random::<f64>() < 0.5 => {
+                        if u < 0.5 {
+                            l
+                        } else {
+                            h
+                        }
+                    }
+                    _ => l + (h - l) * u,
+                }
+            })
+            .collect();
+        out.push(to_f32_inside(&x, region));
+    }
+    out
+}
+
+/// Every sampled point's scores lie within each method's output bounds and every margin is at
+/// least its lower bound. Returns a description of the first violation.
+fn check_region(
+    graph: &Graph,
+    session: &mut ModelSession,
+    region: &Region,
+    rng: &mut impl Rng,
+    samples: usize,
+) -> Result<usize, String> {
+    let points = sample_points(rng, region, samples);
+    let classes = graph.output_size();
+    let flat: Vec<f32> = points.iter().flatten().copied().collect();
+    let scores = session
+        .scores(&flat, points.len())
+        .map_err(|e| e.to_string())?;
+    let label = argmax(&scores[..classes]);
+    let others: Vec<usize> = (0..classes).filter(|&k| k != label).collect();
+    for method in [Method::Ibp, Method::Crown] {
+        let b = output_bounds(graph, region, method);
+        let margins = margin_lower(graph, region, method, label, &others);
+        for (p, s) in points.iter().zip(scores.chunks_exact(classes)) {
+            for c in 0..classes {
+                let v = s[c] as f64;
+                if v < b.lo[c] || v > b.hi[c] {
+                    return Err(format!(
+                        "{method:?}: score {c} = {v:e} outside [{:e}, {:e}] at {p:?}",
+                        b.lo[c], b.hi[c]
+                    ));
+                }
+            }
+            for (r, &k) in others.iter().enumerate() {
+                let m = s[label] as f64 - s[k] as f64;
+                if m < margins[r] {
+                    return Err(format!(
+                        "{method:?}: margin {label}-{k} = {m:e} below its bound {:e} at {p:?}",
+                        margins[r]
+                    ));
+                }
+            }
+        }
+    }
+    Ok(points.len())
+}
+
+fn random_region(rng: &mut impl Rng, width: usize, flavour: Flavour) -> Region {
+    let scale = if matches!(flavour, Flavour::LargeWeights) {
+        100.0
+    } else {
+        2.0
+    };
+    let kind = rng.random_range(0..4);
+    let (mut lo, mut hi) = (Vec::new(), Vec::new());
+    for _ in 0..width {
+        let c = (rng.random::<f64>() * 2.0 - 1.0) * scale;
+        let r = match kind {
+            0 => 0.0,                                // a single point: only rounding is left
+            1 => 1e-6 * scale * rng.random::<f64>(), // tiny boxes
+            2 if rng.random::<f64>() < 0.3 => 0.0,   // some features fixed
+            _ => scale * 0.5 * rng.random::<f64>(),
+        };
+        lo.push(c - r);
+        hi.push(c + r);
+    }
+    Region::new(lo, hi).unwrap()
+}
+
+/// Runs `cases` random networks of each flavour with `samples` points each.
+fn sweep(seed: u64, cases: usize, samples: usize) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut checked = 0;
+    for case in 0..cases {
+        let flavour = [
+            Flavour::Ordinary,
+            Flavour::LargeWeights,
+            Flavour::Cancellation,
+        ][case % 3];
+        let net = random_network(&mut rng, flavour);
+        let path = dir.path().join(format!("net{case}.onnx"));
+        let logits_path = dir.path().join(format!("net{case}_logits.onnx"));
+        std::fs::write(&path, &net.bytes).unwrap();
+        std::fs::write(&logits_path, &net.logits_bytes).unwrap();
+        let graph = robcert::onnx::import::import(&robcert::onnx::load(&path).unwrap())
+            .unwrap_or_else(|e| panic!("case {case} ({}): {e}", net.description));
+        let model = OnnxModel::load(&logits_path, &RuntimeConfig::default()).unwrap();
+        let mut session = model.session().unwrap();
+        for _ in 0..2 {
+            let region = random_region(&mut rng, net.input_width, flavour);
+            match check_region(&graph, &mut session, &region, &mut rng, samples / 2) {
+                Ok(n) => checked += n,
+                Err(e) => panic!(
+                    "case {case} ({}, {flavour:?}, seed {seed}): {e}",
+                    net.description
+                ),
+            }
+        }
+    }
+    checked
+}
+
+#[test]
+fn random_networks_stay_within_ibp_and_crown_bounds_through_onnx_runtime() {
+    let checked = sweep(1, 36, 10_000);
+    eprintln!("{checked} points checked");
+    assert!(checked >= 36 * 10_000 - 100);
+}
+
+#[test]
+#[ignore = "slow soundness sweep: cargo test --release -- --ignored"]
+fn slow_sweep_ten_million_points() {
+    let mut total = 0;
+    for seed in 100..110 {
+        total += sweep(seed, 100, 10_000);
+    }
+    eprintln!("{total} points checked");
+    assert!(total >= 10_000_000 - 10_000);
+}
+
+#[test]
+fn bundled_models_stay_within_bounds_on_threat_boxes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for name in ["standard", "gaussian", "pgd", "ibp"] {
+        let path = common::models().join(format!("fraud_mlp_{name}.onnx"));
+        let spec = common::demo_spec(
+            &path,
+            "mutable = { amount = 50.0, hour = 2.0, velocity_1h = 1.0, merchant_risk = 0.1 }\ntarget = \"fraud->legit\"",
+            "",
+        );
+        let prepared = common::prepare_spec(dir.path(), &spec).unwrap();
+        let graph = robcert::onnx::import::import(&robcert::onnx::load(&path).unwrap()).unwrap();
+        let mut session = prepared.model.session().unwrap();
+        // Fraud rows and a few legit rows, at the budget and at 3× the budget.
+        let rows: Vec<usize> = (0..prepared.data.rows())
+            .filter(|&i| prepared.data.labels[i] == 1)
+            .take(8)
+            .chain(0..4)
+            .collect();
+        for &i in &rows {
+            for scale in [1.0, 3.0] {
+                let region =
+                    Region::from_threat(&prepared.threat, prepared.data.row(i), scale).unwrap();
+                if let Err(e) = check_region(&graph, &mut session, &region, &mut rng, 10_000) {
+                    panic!("{name}, row {i}, scale {scale}: {e}");
+                }
+            }
+        }
+    }
+}
