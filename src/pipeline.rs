@@ -308,8 +308,22 @@ pub fn bounds(
     job.bounds.validate()?;
     let start = std::time::Instant::now();
     let onnx = crate::onnx::load(&prepared.model.path)?;
-    let graph = crate::onnx::import::import(&onnx)?;
-    if graph.input_size != prepared.data.width() {
+    let graph = match crate::onnx::import::import(&onnx) {
+        Ok(g) => Some(g),
+        // The bound engine cannot parse the model: attacks still run through ONNX Runtime.
+        Err(e @ Error::UnsupportedOps { .. }) if job.attack.is_some() => {
+            eprintln!(
+                "warning: {e}
+  continuing with the black-box attack only: rows can be falsified, not verified"
+            );
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(graph) = graph
+        .as_ref()
+        .filter(|g| g.input_size != prepared.data.width())
+    {
         return Err(Error::InputWidthMismatch {
             path: prepared.model.path.clone(),
             model_width: graph.input_size,
@@ -323,7 +337,7 @@ pub fn bounds(
         .unwrap_or(usize::MAX)
         .min(prepared.data.rows());
     let ctx = VerdictContext {
-        graph: &graph,
+        graph: graph.as_ref(),
         threat: &prepared.threat,
         bounds: &job.bounds,
         attack: job.attack.as_ref(),

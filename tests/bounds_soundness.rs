@@ -76,8 +76,8 @@ fn check_region(
         let b = output_bounds(graph, region, method);
         let margins = margin_lower(graph, region, method, label, &others);
         for (p, s) in points.iter().zip(scores.chunks_exact(classes)) {
-            for c in 0..classes {
-                let v = s[c] as f64;
+            for (c, &score) in s.iter().enumerate() {
+                let v = score as f64;
                 if v < b.lo[c] || v > b.hi[c] {
                     return Err(format!(
                         "{method:?}: score {c} = {v:e} outside [{:e}, {:e}] at {p:?}",
@@ -200,6 +200,40 @@ fn bundled_models_stay_within_bounds_on_threat_boxes() {
                 if let Err(e) = check_region(&graph, &mut session, &region, &mut rng, 10_000) {
                     panic!("{name}, row {i}, scale {scale}: {e}");
                 }
+            }
+        }
+    }
+}
+
+#[test]
+fn vnncomp_networks_stay_within_bounds() {
+    let dir = std::env::var_os("ROBCERT_VNNCOMP_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| common::repo().join("../shared/benchmarks/vnncomp"));
+    if !dir.is_dir() {
+        eprintln!("note: {} not found; skipped", dir.display());
+        return;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut paths: Vec<_> = std::fs::read_dir(dir.join("acasxu/onnx"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    let mut chosen: Vec<_> = paths.into_iter().step_by(9).collect();
+    chosen.extend(
+        std::fs::read_dir(dir.join("rl_benchmarks/onnx"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    for path in chosen {
+        let graph = robcert::onnx::import::import(&robcert::onnx::load(&path).unwrap()).unwrap();
+        let model = OnnxModel::load(&path, &RuntimeConfig::default()).unwrap();
+        let mut session = model.session().unwrap();
+        for _ in 0..2 {
+            let region = random_region(&mut rng, graph.input_size, Flavour::Ordinary);
+            if let Err(e) = check_region(&graph, &mut session, &region, &mut rng, 5_000) {
+                panic!("{}: {e}", path.display());
             }
         }
     }

@@ -107,7 +107,9 @@ pub struct RowVerdict {
 
 /// Everything needed to judge rows of one data set.
 pub struct VerdictContext<'a> {
-    pub graph: &'a Graph,
+    /// The parsed network; `None` when the IR cannot represent the model (only the black-box
+    /// attack runs then, and no row can be verified).
+    pub graph: Option<&'a Graph>,
     pub threat: &'a ThreatModel,
     pub bounds: &'a BoundsConfig,
     pub attack: Option<&'a AttackConfig>,
@@ -140,9 +142,9 @@ fn run_attack(
 ) -> Result<Option<Counterexample>> {
     match ctx.attack {
         None => Ok(None),
-        Some(config) => match config.method {
-            AttackMethod::Pgd => pgd(ctx.graph, session, problem, config),
-            AttackMethod::BlackBox => black_box(session, problem, config),
+        Some(config) => match (config.method, ctx.graph) {
+            (AttackMethod::Pgd, Some(graph)) => pgd(graph, session, problem, config),
+            _ => black_box(session, problem, config),
         },
     }
 }
@@ -157,7 +159,7 @@ pub fn judge_row(
     base_prediction: usize,
     amount: Option<f64>,
 ) -> Result<RowVerdict> {
-    let classes = ctx.graph.output_size();
+    let classes = session.num_classes();
     let targets = attack_targets(&ctx.threat.target, label, classes);
     let mut row = RowVerdict {
         index,
@@ -176,8 +178,14 @@ pub fn judge_row(
     }
     let region_at = |s: f64| Region::from_threat(ctx.threat, x, s);
     let region = region_at(1.0)?;
-    for &method in &ctx.bounds.methods {
-        let (verified, worst) = verifies(ctx.graph, &region, method, label, &targets);
+    let methods: &[Method] = if ctx.graph.is_some() {
+        &ctx.bounds.methods
+    } else {
+        &[]
+    };
+    for &method in methods {
+        let graph = ctx.graph.expect("methods run only with a graph");
+        let (verified, worst) = verifies(graph, &region, method, label, &targets);
         row.methods.push(MethodResult {
             method,
             margin_lower: worst,
@@ -219,10 +227,12 @@ pub fn judge_row(
     if ctx.bounds.scale_search {
         let steps = ctx.bounds.bisection_steps;
         let max = ctx.bounds.scale_max;
-        for m in row.methods.iter_mut() {
-            m.certified_scale = Some(largest_scale(steps, max, |s| {
-                Ok(verifies(ctx.graph, &region_at(s)?, m.method, label, &targets).0)
-            })?);
+        if let Some(graph) = ctx.graph {
+            for m in row.methods.iter_mut() {
+                m.certified_scale = Some(largest_scale(steps, max, |s| {
+                    Ok(verifies(graph, &region_at(s)?, m.method, label, &targets).0)
+                })?);
+            }
         }
         row.attack_scale = if clean_counterexample {
             Some(0.0)

@@ -293,7 +293,7 @@ fn build_binary(im: &Importer, node: &OnnxNode) -> std::result::Result<Built, St
                 }
                 "Mul" => diagonal_affine(&c, &vec![0.0; n], 1),
                 _ => {
-                    if c.iter().any(|&v| v == 0.0) {
+                    if c.contains(&0.0) {
                         return Err("division by a constant that contains zero".into());
                     }
                     diagonal_affine(

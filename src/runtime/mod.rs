@@ -124,6 +124,10 @@ pub struct OnnxModel {
     pub input_name: String,
     pub output_name: String,
     pub input_width: usize,
+    /// Shape of one row of the input (dimensions after the batch dimension).
+    pub row_shape: Vec<usize>,
+    /// Rows per ONNX Runtime call when the model fixes its batch dimension (e.g. 1).
+    pub fixed_batch: Option<usize>,
     pub num_classes: usize,
     config: RuntimeConfig,
 }
@@ -174,20 +178,31 @@ impl OnnxModel {
             )));
         }
         let input = &session.inputs()[0];
-        let input_width = match input.dtype() {
+        let (row_shape, fixed_batch) = match input.dtype() {
             ValueType::Tensor {
                 ty: TensorElementType::Float32,
                 shape,
                 ..
-            } if shape.len() == 2 && shape[1] > 0 => shape[1] as usize,
+            } if shape.len() >= 2 && shape[1..].iter().all(|&d| d > 0) => (
+                shape[1..].iter().map(|&d| d as usize).collect::<Vec<_>>(),
+                (shape[0] > 0).then_some(shape[0] as usize),
+            ),
             other => {
                 return Err(sig_err(format!(
-                    "input `{}` is {}; robcert needs float32[N, F] with F fixed",
+                    "input `{}` is {}; robcert needs float32[N, F] (or [N, d1, d2, ...]) with every dimension but N fixed",
                     input.name(),
                     describe(other)
                 )));
             }
         };
+        if fixed_batch.is_some_and(|b| b != 1) {
+            return Err(sig_err(format!(
+                "input `{}` fixes the batch dimension to {}; robcert needs a dynamic batch or 1",
+                input.name(),
+                fixed_batch.unwrap_or(0)
+            )));
+        }
+        let input_width: usize = row_shape.iter().product();
         let output = session
             .outputs()
             .first()
@@ -213,6 +228,8 @@ impl OnnxModel {
             input_name: input.name().to_string(),
             output_name: output.name().to_string(),
             input_width,
+            row_shape,
+            fixed_batch,
             num_classes: declared_classes.unwrap_or(0),
             config: config.clone(),
         };
@@ -253,6 +270,8 @@ impl OnnxModel {
             session: build_session(&self.path, &self.bytes, &self.config)?,
             path: self.path.clone(),
             width: self.input_width,
+            row_shape: self.row_shape.clone(),
+            fixed_batch: self.fixed_batch,
             classes: self.num_classes,
         })
     }
@@ -277,6 +296,8 @@ pub struct ModelSession {
     session: Session,
     path: PathBuf,
     width: usize,
+    row_shape: Vec<usize>,
+    fixed_batch: Option<usize>,
     classes: usize,
 }
 
@@ -293,18 +314,35 @@ impl ModelSession {
     }
 
     /// Runs `rows` rows and writes the `rows × C` scores into `out` (resized). Zero-copy input.
+    /// Models with a fixed batch of 1 are run one row at a time.
     pub fn run_into(&mut self, x: &[f32], rows: usize, out: &mut Vec<f32>) -> Result<usize> {
         assert_eq!(
             x.len(),
             rows * self.width,
             "caller passed a mis-sized batch"
         );
+        out.clear();
+        if self.fixed_batch == Some(1) && rows != 1 {
+            let mut classes = 0;
+            let mut one = Vec::new();
+            for r in 0..rows {
+                classes = self.run_batch(&x[r * self.width..(r + 1) * self.width], 1, &mut one)?;
+                out.extend_from_slice(&one);
+            }
+            return Ok(classes);
+        }
+        self.run_batch(x, rows, out)
+    }
+
+    fn run_batch(&mut self, x: &[f32], rows: usize, out: &mut Vec<f32>) -> Result<usize> {
         let infer = |message: String| Error::Inference {
             path: self.path.clone(),
             message,
         };
-        let input = TensorRef::from_array_view(([rows, self.width], x))
-            .map_err(|e| infer(e.to_string()))?;
+        let mut shape = Vec::with_capacity(self.row_shape.len() + 1);
+        shape.push(rows);
+        shape.extend_from_slice(&self.row_shape);
+        let input = TensorRef::from_array_view((shape, x)).map_err(|e| infer(e.to_string()))?;
         let outputs = self
             .session
             .run(ort::inputs![input])
