@@ -128,3 +128,75 @@ pub fn smoothing_vs_raw(
         pairs,
     })
 }
+
+/// Time per row of one bound method on the margin specification.
+#[derive(Clone, Debug, Serialize)]
+pub struct BoundsTiming {
+    pub method: String,
+    pub rows: usize,
+    pub microseconds_per_row_one_core: f64,
+    pub rows_per_second_all_cores: f64,
+    pub verified_share: f64,
+}
+
+/// Times each method on the first `rows` target rows' threat boxes: one core (sequential), then
+/// all cores (rayon over rows). Medians over `repeats`.
+pub fn bounds_timing(
+    graph: &crate::ir::Graph,
+    prepared: &Prepared,
+    methods: &[crate::bounds::Method],
+    rows: usize,
+    repeats: usize,
+) -> Result<Vec<BoundsTiming>> {
+    use crate::bounds::verdict::attack_targets;
+    use crate::bounds::{Region, margin_lower};
+    use rayon::prelude::*;
+    let threat = &prepared.threat;
+    let selected: Vec<usize> = (0..prepared.data.rows())
+        .filter(|&i| threat.target.covers(prepared.data.labels[i]))
+        .take(rows)
+        .collect();
+    let problems: Vec<(Region, usize, Vec<usize>)> = selected
+        .iter()
+        .map(|&i| {
+            let label = prepared.data.labels[i];
+            Ok((
+                Region::from_threat(threat, prepared.data.row(i), 1.0)?,
+                label,
+                attack_targets(&threat.target, label, graph.output_size()),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let mut out = Vec::new();
+    for &method in methods {
+        let run = |p: &(Region, usize, Vec<usize>)| {
+            margin_lower(graph, &p.0, method, p.1, &p.2)
+                .iter()
+                .all(|&m| m > 0.0)
+        };
+        let mut one = Vec::new();
+        let mut all = Vec::new();
+        let mut verified = 0;
+        // Sequential repeats first: rayon's idle workers spin for a while after a parallel
+        // section and would slow a sequential measurement taken right after it.
+        for _ in 0..repeats.max(1) {
+            let t = Instant::now();
+            verified = problems.iter().filter(|p| run(p)).count();
+            one.push(t.elapsed().as_secs_f64() * 1e6 / problems.len() as f64);
+        }
+        for _ in 0..repeats.max(1) {
+            let t = Instant::now();
+            let v = problems.par_iter().filter(|p| run(p)).count();
+            all.push(problems.len() as f64 / t.elapsed().as_secs_f64());
+            assert_eq!(v, verified, "parallel and sequential bounds disagree");
+        }
+        out.push(BoundsTiming {
+            method: method.name().to_string(),
+            rows: problems.len(),
+            microseconds_per_row_one_core: median(one),
+            rows_per_second_all_cores: median(all),
+            verified_share: verified as f64 / problems.len().max(1) as f64,
+        });
+    }
+    Ok(out)
+}

@@ -57,9 +57,28 @@ pub fn backward_lower(
     let rows = spec.nrows();
     let mut acc: Vec<Option<DMatrix<f64>>> = vec![None; start + 1];
     acc[start] = Some(spec);
-    let mut bias = DVector::zeros(rows);
-    let mut bias_abs = DVector::zeros(rows);
-    for k in (0..start).rev() {
+    propagate(
+        graph,
+        acc,
+        DVector::zeros(rows),
+        DVector::zeros(rows),
+        bounds,
+        slopes,
+    )
+}
+
+/// Continues a backward pass from accumulated Λ per value (highest first) to the input and
+/// concretises over the region `bounds[0]`, subtracting the float64 allowance.
+fn propagate(
+    graph: &Graph,
+    mut acc: Vec<Option<DMatrix<f64>>>,
+    mut bias: DVector<f64>,
+    mut bias_abs: DVector<f64>,
+    bounds: &[Interval],
+    slopes: &[Option<Vec<f64>>],
+) -> DVector<f64> {
+    let rows = bias.len();
+    for k in (0..acc.len() - 1).rev() {
         let Some(lambda) = acc[k + 1].take() else {
             continue;
         };
@@ -78,32 +97,43 @@ pub fn backward_lower(
         }
     }
     let region = &bounds[0];
-    let mut lower = bias.clone();
+    let mut lower = bias;
+    let mut mass = bias_abs;
     if let Some(l0) = &acc[0] {
-        for i in 0..rows {
-            let mut mass = bias_abs[i];
-            for j in 0..l0.ncols() {
-                let c = l0[(i, j)];
-                lower[i] += if c >= 0.0 {
-                    c * region.lo[j]
-                } else {
-                    c * region.hi[j]
-                };
-                mass += c.abs() * region.lo[j].abs().max(region.hi[j].abs());
+        for (j, col) in l0.as_slice().chunks_exact(rows.max(1)).enumerate() {
+            let (lo, hi) = (region.lo[j], region.hi[j]);
+            let m = lo.abs().max(hi.abs());
+            for ((c, l), ms) in col.iter().zip(lower.iter_mut()).zip(mass.iter_mut()) {
+                *l += if *c >= 0.0 { c * lo } else { c * hi };
+                *ms += c.abs() * m;
             }
-            lower[i] -= F64_BOUND_REL_MARGIN * mass;
-        }
-    } else {
-        for i in 0..rows {
-            lower[i] -= F64_BOUND_REL_MARGIN * bias_abs[i];
         }
     }
+    for (l, m) in lower.iter_mut().zip(mass.iter()) {
+        *l -= F64_BOUND_REL_MARGIN * m;
+    }
     lower
+}
+
+/// Values whose IBP bounds are already exact (up to rounding): reached from the input through
+/// linear operators only, with at most one non-diagonal map on the way. CROWN cannot tighten them.
+fn ibp_exact(graph: &Graph) -> Vec<bool> {
+    // dense[v] = number of non-diagonal affine maps on the path from the input, if the path is
+    // unique and linear.
+    let mut dense: Vec<Option<usize>> = vec![Some(0); graph.nodes.len() + 1];
+    for (k, node) in graph.nodes.iter().enumerate() {
+        dense[k + 1] = match (node.op.is_linear(), node.inputs.as_slice()) {
+            (true, [i]) => dense[*i].map(|d| d + usize::from(!node.op.is_diagonal())),
+            _ => None,
+        };
+    }
+    dense.iter().map(|d| d.is_some_and(|d| d <= 1)).collect()
 }
 
 /// Bounds of every value: IBP, with the inputs of nonlinear nodes (and the output) tightened by
 /// CROWN in topological order.
 pub fn crown_all(graph: &Graph, region: &Region) -> Vec<Interval> {
+    let exact = ibp_exact(graph);
     let mut needs = vec![false; graph.nodes.len() + 1];
     for node in &graph.nodes {
         if !node.op.is_linear() {
@@ -117,31 +147,43 @@ pub fn crown_all(graph: &Graph, region: &Region) -> Vec<Interval> {
     bounds.push(region.interval());
     for (k, node) in graph.nodes.iter().enumerate() {
         let inputs: Vec<&Interval> = node.inputs.iter().map(|&i| &bounds[i]).collect();
-        let mut b = node.op.interval(&inputs);
-        if needs[k + 1] {
-            let c = crown_value(graph, k + 1, &bounds_with(&bounds, &b));
-            b = b.intersect(&c);
-        }
+        let b = node.op.interval(&inputs);
         bounds.push(b);
+        if needs[k + 1] && !exact[k + 1] {
+            let c = crown_value(graph, k + 1, &bounds);
+            let refined = bounds[k + 1].intersect(&c);
+            bounds[k + 1] = refined;
+        }
     }
     bounds
 }
 
-fn bounds_with(bounds: &[Interval], last: &Interval) -> Vec<Interval> {
-    let mut v = bounds.to_vec();
-    v.push(last.clone());
-    v
-}
-
-/// CROWN bounds of one value from the bounds of the values before it.
+/// CROWN bounds of one value from the bounds of the values before it. The specification is
+/// `[I; −I]`; its first step is taken by the producing operator directly when it can.
 fn crown_value(graph: &Graph, v: ValueId, bounds: &[Interval]) -> Interval {
     let n = graph.value_size(v);
-    let mut spec = DMatrix::zeros(2 * n, n);
-    for j in 0..n {
-        spec[(j, j)] = 1.0;
-        spec[(n + j, j)] = -1.0;
-    }
-    let lower = backward_lower(graph, v, spec, bounds, &[]);
+    let node = &graph.nodes[v - 1];
+    let inputs: Vec<&Interval> = node.inputs.iter().map(|&i| &bounds[i]).collect();
+    let lower = match node.op.backward_identity(&inputs) {
+        Some(step) => {
+            let mut acc: Vec<Option<DMatrix<f64>>> = vec![None; v];
+            for (&i, l) in node.inputs.iter().zip(step.inputs) {
+                match &mut acc[i] {
+                    Some(a) => *a += l,
+                    slot => *slot = Some(l),
+                }
+            }
+            propagate(graph, acc, step.bias, step.bias_abs, bounds, &[])
+        }
+        None => {
+            let mut spec = DMatrix::zeros(2 * n, n);
+            for j in 0..n {
+                spec[(j, j)] = 1.0;
+                spec[(n + j, j)] = -1.0;
+            }
+            backward_lower(graph, v, spec, bounds, &[])
+        }
+    };
     Interval {
         lo: (0..n).map(|j| lower[j]).collect(),
         hi: (0..n).map(|j| -lower[n + j]).collect(),

@@ -10,6 +10,27 @@ use std::path::PathBuf;
 pub enum BenchCommand {
     /// Smoothing throughput vs raw ONNX Runtime batch inference (same model, rows, batch, threads).
     Smoothing(SmoothingBenchArgs),
+    /// Time per row of each bound method on the threat boxes of the spec's target rows.
+    Bounds(BoundsBenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BoundsBenchArgs {
+    /// Threat spec [default: models/threat_demo.toml].
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+    /// Model to benchmark instead of the spec's.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Methods, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "ibp,crown")]
+    pub methods: Vec<crate::bounds::Method>,
+    /// Target rows to bound.
+    #[arg(long, default_value_t = 90)]
+    pub rows: usize,
+    /// Repeats; medians are reported.
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
 }
 
 #[derive(clap::Args, Debug)]
@@ -37,6 +58,42 @@ pub struct SmoothingBenchArgs {
 
 pub fn run(cmd: &BenchCommand) -> Result<()> {
     match cmd {
+        BenchCommand::Bounds(args) => {
+            let spec = match &args.spec {
+                Some(s) => s.clone(),
+                None => bundled_spec()?,
+            };
+            let overrides = Overrides {
+                model: args.model.clone(),
+                data: None,
+            };
+            let prepared = prepare(&spec, &overrides, &Default::default())?;
+            let graph = crate::onnx::import::import(&crate::onnx::load(&prepared.model.path)?)?;
+            let timings = crate::bench::bounds_timing(
+                &graph,
+                &prepared,
+                &args.methods,
+                args.rows,
+                args.repeats,
+            )?;
+            println!(
+                "bound methods on threat boxes — model {} ({} rayon threads for the all-core column)",
+                prepared.model.path.display(),
+                rayon::current_num_threads()
+            );
+            println!("  method   rows   µs/row (1 core)   rows/s (all cores)   verified");
+            for t in &timings {
+                println!(
+                    "  {:<7} {:>5}   {:>15.1}   {:>18.0}   {:>7.2}%",
+                    t.method,
+                    t.rows,
+                    t.microseconds_per_row_one_core,
+                    t.rows_per_second_all_cores,
+                    100.0 * t.verified_share
+                );
+            }
+            Ok(())
+        }
         BenchCommand::Smoothing(args) => {
             let spec = match &args.spec {
                 Some(s) => s.clone(),

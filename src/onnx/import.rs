@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::ir::{Graph, Node, ValueId};
 use crate::ops::BoundOp;
 use crate::ops::activation::{Activation, ActivationKind};
-use crate::ops::linear::{Affine, LinearSum};
+use crate::ops::linear::{Affine, Diagonal, LinearSum};
 use nalgebra::{DMatrix, DVector};
 use std::collections::HashMap;
 
@@ -168,11 +168,11 @@ fn broadcast_to(c: &Constant, shape: &[usize]) -> std::result::Result<Vec<f64>, 
 }
 
 fn diagonal_affine(scale: &[f64], shift: &[f64], f32_ops: usize) -> Box<dyn BoundOp> {
-    Box::new(Affine::new(
-        DMatrix::from_diagonal(&DVector::from_column_slice(scale)),
-        DVector::from_column_slice(shift),
+    Box::new(Diagonal {
+        scale: scale.to_vec(),
+        shift: shift.to_vec(),
         f32_ops,
-    ))
+    })
 }
 
 fn build_gemm(im: &Importer, node: &OnnxNode) -> std::result::Result<Built, String> {

@@ -3,7 +3,9 @@
 //! interval propagation and the sign-split backward algebra (auto_LiRPA's design).
 
 use super::{Backward, BoundOp, Interval, Lambda, Slopes};
-use crate::numerics::{F32_TRANSCENDENTAL_ABS_ERROR, F32_UNIT_ROUNDOFF, F64_BOUND_REL_MARGIN};
+use crate::numerics::{
+    F32_MIN_NORMAL, F32_TRANSCENDENTAL_ABS_ERROR, F32_UNIT_ROUNDOFF, F64_BOUND_REL_MARGIN,
+};
 use nalgebra::DVector;
 
 /// A line `slope·x + intercept`.
@@ -198,8 +200,10 @@ impl ActivationKind {
         let (mut lower, mut upper) = self.relax(l, u, lower_slope);
         let m = l.abs().max(u.abs());
         let widen = |line: &Line| {
-            let scale = line.intercept.abs() + line.slope.abs() * m + m + 1e-300;
-            self.f32_error(m) + F64_BOUND_REL_MARGIN * scale
+            let scale = line.intercept.abs() + line.slope.abs() * m + m;
+            // The absolute floor keeps the allowance far above float64's subnormal range (a
+            // subnormal allowance would be absorbed by rounding, and slows arithmetic ~100×).
+            self.f32_error(m) + F64_BOUND_REL_MARGIN * scale + F32_MIN_NORMAL
         };
         lower.intercept -= widen(&lower);
         upper.intercept += widen(&upper);
@@ -236,7 +240,7 @@ impl BoundOp for Activation {
         // All four functions are non-decreasing: bound by the ends, widened for float32.
         let b = inputs[0];
         let widen = |x: f64, y: f64| {
-            self.kind.f32_error(x.abs()) + F64_BOUND_REL_MARGIN * (y.abs() + 1e-300)
+            self.kind.f32_error(x.abs()) + F64_BOUND_REL_MARGIN * y.abs() + F32_MIN_NORMAL
         };
         Interval {
             lo: b
@@ -269,17 +273,22 @@ impl BoundOp for Activation {
         let mut out = lambda.clone();
         let mut bias = DVector::zeros(rows);
         let mut bias_abs = DVector::zeros(rows);
-        for j in 0..self.size {
+        let (bias_s, bias_abs_s) = (bias.as_mut_slice(), bias_abs.as_mut_slice());
+        for (j, col) in out.as_mut_slice().chunks_exact_mut(rows.max(1)).enumerate() {
             let (lower, upper) = self
                 .kind
                 .sound_relax(b.lo[j], b.hi[j], slopes.map(|s| s[j]));
             let m = b.lo[j].abs().max(b.hi[j].abs());
-            for i in 0..rows {
-                let v = lambda[(i, j)];
-                let line = if v >= 0.0 { lower } else { upper };
-                out[(i, j)] = v * line.slope;
-                bias[i] += v * line.intercept;
-                bias_abs[i] += (v * line.intercept).abs() + (v * line.slope).abs() * m;
+            for ((v, bi), ba) in col
+                .iter_mut()
+                .zip(bias_s.iter_mut())
+                .zip(bias_abs_s.iter_mut())
+            {
+                let line = if *v >= 0.0 { lower } else { upper };
+                let t = *v * line.intercept;
+                *bi += t;
+                *v *= line.slope;
+                *ba += t.abs() + v.abs() * m;
             }
         }
         Backward {

@@ -79,8 +79,12 @@ impl BoundOp for Affine {
         );
         let center = &self.weight * mid + &self.bias;
         // The midpoint form is exact in real arithmetic; its float64 rounding is covered by the
-        // relative allowance inside rounding_error (its mass dominates |center| + radius).
-        let radius = &self.abs_weight * rad + self.rounding_error(input).0;
+        // relative allowance inside the error term (its mass dominates |center| + radius).
+        // One product for both: |W|·rad + γ·(|W|·mag + |b|) = |W|·(rad + γ·mag) + γ·|b|.
+        let gamma = f32_gamma(self.f32_ops) + F64_BOUND_REL_MARGIN;
+        let mag = DVector::from_vec(input.magnitude());
+        let radius = (&self.abs_weight * (rad + mag * gamma) + self.bias.abs() * gamma)
+            .add_scalar(self.f32_ops as f64 * F32_MIN_NORMAL);
         Interval {
             lo: center
                 .iter()
@@ -102,15 +106,59 @@ impl BoundOp for Affine {
         _slopes: Option<&[f64]>,
     ) -> Backward {
         let (err, mass) = self.rounding_error(inputs[0]);
-        let abs_lambda = lambda.abs();
-        let err_term = &abs_lambda * &err;
-        // bias_abs also carries |Λ|·(|W|·|x| + |b|): the scale of float64 rounding in Λ·W and Λ·b,
-        // which cancellation in Λ·W could otherwise hide from the final allowance.
-        Backward {
-            inputs: vec![lambda * &self.weight],
-            bias: lambda * &self.bias - &err_term,
-            bias_abs: &abs_lambda * mass + err_term,
+        let rows = lambda.nrows();
+        let mut bias = DVector::zeros(rows);
+        let mut bias_abs = DVector::zeros(rows);
+        let mut live = Vec::with_capacity(lambda.ncols());
+        // Column j of Λ (contiguous: nalgebra is column-major) pairs with output element j.
+        // bias_abs also carries |Λ|·(|W|·|x| + |b|): the scale of float64 rounding in Λ·W and
+        // Λ·b, which cancellation in Λ·W could otherwise hide from the final allowance.
+        let (bias_s, bias_abs_s) = (bias.as_mut_slice(), bias_abs.as_mut_slice());
+        for (j, col) in lambda.as_slice().chunks_exact(rows.max(1)).enumerate() {
+            let (b, e, m) = (self.bias[j], err[j], mass[j] + err[j]);
+            let mut any = false;
+            for ((v, bi), ba) in col.iter().zip(bias_s.iter_mut()).zip(bias_abs_s.iter_mut()) {
+                let a = v.abs();
+                *bi += v * b - a * e;
+                *ba += a * m;
+                any |= *v != 0.0;
+            }
+            if any {
+                live.push(j);
+            }
         }
+        // Columns of Λ that are all zero (e.g. behind inactive ReLUs) are skipped in Λ·W.
+        let product = if live.len() == lambda.ncols() {
+            lambda * &self.weight
+        } else {
+            lambda.select_columns(&live) * self.weight.select_rows(&live)
+        };
+        Backward {
+            inputs: vec![product],
+            bias,
+            bias_abs,
+        }
+    }
+
+    fn backward_identity(&self, inputs: &[&Interval]) -> Option<Backward> {
+        let (err, mass) = self.rounding_error(inputs[0]);
+        let (n, m) = (self.weight.nrows(), self.weight.ncols());
+        let mut w = DMatrix::zeros(2 * n, m);
+        w.rows_mut(0, n).copy_from(&self.weight);
+        w.rows_mut(n, n).copy_from(&(-&self.weight));
+        let mut bias = DVector::zeros(2 * n);
+        let mut bias_abs = DVector::zeros(2 * n);
+        for j in 0..n {
+            bias[j] = self.bias[j] - err[j];
+            bias[n + j] = -self.bias[j] - err[j];
+            bias_abs[j] = mass[j] + err[j];
+            bias_abs[n + j] = mass[j] + err[j];
+        }
+        Some(Backward {
+            inputs: vec![w],
+            bias,
+            bias_abs,
+        })
     }
 
     fn vjp(&self, _inputs: &[&[f64]], grad_out: &[f64]) -> Vec<Vec<f64>> {
@@ -209,5 +257,112 @@ impl BoundOp for LinearSum {
             .iter()
             .map(|&c| grad_out.iter().map(|g| c * g).collect())
             .collect()
+    }
+}
+
+/// y = s ⊙ x + t element-wise (Add/Sub/Mul/Div by constants, BatchNormalization): a diagonal
+/// affine map, kept separate so it costs O(n) and maps boxes to boxes exactly.
+#[derive(Clone, Debug)]
+pub struct Diagonal {
+    pub scale: Vec<f64>,
+    pub shift: Vec<f64>,
+    /// Float32 operations per element in ONNX Runtime (1 for a shift or scale, ~4 for batch norm).
+    pub f32_ops: usize,
+}
+
+impl Diagonal {
+    fn rounding_error(&self, j: usize, magnitude: f64) -> f64 {
+        let gamma = f32_gamma(self.f32_ops) + F64_BOUND_REL_MARGIN;
+        gamma * (self.scale[j].abs() * magnitude + self.shift[j].abs())
+            + self.f32_ops as f64 * F32_MIN_NORMAL
+    }
+}
+
+impl BoundOp for Diagonal {
+    fn kind(&self) -> &'static str {
+        "diagonal"
+    }
+
+    fn is_linear(&self) -> bool {
+        true
+    }
+
+    fn is_diagonal(&self) -> bool {
+        true
+    }
+
+    fn output_size(&self) -> usize {
+        self.scale.len()
+    }
+
+    fn eval(&self, inputs: &[&[f64]]) -> Vec<f64> {
+        inputs[0]
+            .iter()
+            .zip(self.scale.iter().zip(&self.shift))
+            .map(|(x, (s, t))| s * x + t)
+            .collect()
+    }
+
+    fn interval(&self, inputs: &[&Interval]) -> Interval {
+        let b = inputs[0];
+        let n = self.scale.len();
+        let (mut lo, mut hi) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for j in 0..n {
+            let (s, t) = (self.scale[j], self.shift[j]);
+            let (a, z) = if s >= 0.0 {
+                (s * b.lo[j], s * b.hi[j])
+            } else {
+                (s * b.hi[j], s * b.lo[j])
+            };
+            let err = self.rounding_error(j, b.lo[j].abs().max(b.hi[j].abs()));
+            lo.push(a + t - err);
+            hi.push(z + t + err);
+        }
+        Interval { lo, hi }
+    }
+
+    fn backward_lower(
+        &self,
+        lambda: &Lambda,
+        inputs: &[&Interval],
+        _slopes: Option<&[f64]>,
+    ) -> Backward {
+        let b = inputs[0];
+        let rows = lambda.nrows();
+        let mut out = lambda.clone();
+        let mut bias = DVector::zeros(rows);
+        let mut bias_abs = DVector::zeros(rows);
+        let (bias_s, bias_abs_s) = (bias.as_mut_slice(), bias_abs.as_mut_slice());
+        for (j, col) in out.as_mut_slice().chunks_exact_mut(rows.max(1)).enumerate() {
+            let m = b.lo[j].abs().max(b.hi[j].abs());
+            let err = self.rounding_error(j, m);
+            let mass = self.scale[j].abs() * m + self.shift[j].abs() + err;
+            let (scale, shift) = (self.scale[j], self.shift[j]);
+            for ((v, bi), ba) in col
+                .iter_mut()
+                .zip(bias_s.iter_mut())
+                .zip(bias_abs_s.iter_mut())
+            {
+                let a = v.abs();
+                *bi += *v * shift - a * err;
+                *ba += a * mass;
+                *v *= scale;
+            }
+        }
+        Backward {
+            inputs: vec![out],
+            bias,
+            bias_abs,
+        }
+    }
+
+    fn vjp(&self, _inputs: &[&[f64]], grad_out: &[f64]) -> Vec<Vec<f64>> {
+        vec![
+            grad_out
+                .iter()
+                .zip(&self.scale)
+                .map(|(g, s)| g * s)
+                .collect(),
+        ]
     }
 }

@@ -108,10 +108,19 @@ pub trait BoundOp: Send + Sync + std::fmt::Debug {
         inputs: &[&Interval],
         slopes: Option<&[f64]>,
     ) -> Backward;
+    /// Backward step for the specification `[I; −I]` on the output (lower and upper bounds of
+    /// every element), when the operator can produce it without the generic matrix product.
+    fn backward_identity(&self, _inputs: &[&Interval]) -> Option<Backward> {
+        None
+    }
     /// Vector–Jacobian product: the gradient of `grad_out · output` with respect to each input.
     fn vjp(&self, inputs: &[&[f64]], grad_out: &[f64]) -> Vec<Vec<f64>>;
     /// Whether the operator is linear (its bounds need no relaxation).
     fn is_linear(&self) -> bool {
+        false
+    }
+    /// Whether the operator is a diagonal affine map (boxes map to boxes exactly under IBP).
+    fn is_diagonal(&self) -> bool {
         false
     }
     /// Whether `backward_lower` reads `slopes` (alpha-CROWN optimises those).
