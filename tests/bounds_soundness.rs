@@ -1,7 +1,7 @@
 //! Soundness of every bound method, checked through ONNX Runtime: for random networks over all
 //! supported ops (depths 1–6, widths 1–128), adversarial float32 cases and the bundled models,
 //! points sampled in the region (corners, faces, interior, centre) are run through ONNX Runtime
-//! and no score or margin may leave the IBP or CROWN bounds.
+//! and no score or margin may leave the IBP, CROWN or alpha-CROWN bounds.
 //!
 //! The default run samples 10^4 points per case; `cargo test --release -- --ignored` runs the
 //! slow sweep (10^7 points in total).
@@ -72,7 +72,7 @@ fn check_region(
         .map_err(|e| e.to_string())?;
     let label = argmax(&scores[..classes]);
     let others: Vec<usize> = (0..classes).filter(|&k| k != label).collect();
-    for method in [Method::Ibp, Method::Crown] {
+    for method in [Method::Ibp, Method::Crown, Method::AlphaCrown] {
         let b = output_bounds(graph, region, method);
         let margins = margin_lower(graph, region, method, label, &others);
         for (p, s) in points.iter().zip(scores.chunks_exact(classes)) {
@@ -237,4 +237,40 @@ fn vnncomp_networks_stay_within_bounds() {
             }
         }
     }
+}
+
+/// alpha-CROWN never returns a looser margin bound than CROWN, and is tighter on some rows.
+#[test]
+fn alpha_crown_is_never_looser_than_crown_and_sometimes_tighter() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut rows_checked, mut tighter) = (0, 0);
+    for name in ["standard", "gaussian", "pgd"] {
+        let path = common::models().join(format!("fraud_mlp_{name}.onnx"));
+        let spec = common::demo_spec(
+            &path,
+            "mutable = { amount = 50.0, hour = 2.0, velocity_1h = 1.0, merchant_risk = 0.1 }",
+            "",
+        );
+        let prepared = common::prepare_spec(dir.path(), &spec).unwrap();
+        let graph = robcert::onnx::import::import(&robcert::onnx::load(&path).unwrap()).unwrap();
+        for i in (0..prepared.data.rows())
+            .filter(|&i| prepared.data.labels[i] == 1)
+            .take(30)
+        {
+            for scale in [1.0, 3.0, 6.0] {
+                let region =
+                    Region::from_threat(&prepared.threat, prepared.data.row(i), scale).unwrap();
+                let crown = margin_lower(&graph, &region, Method::Crown, 1, &[0])[0];
+                let alpha = margin_lower(&graph, &region, Method::AlphaCrown, 1, &[0])[0];
+                assert!(
+                    alpha >= crown,
+                    "{name} row {i} scale {scale}: alpha {alpha} < crown {crown}"
+                );
+                rows_checked += 1;
+                tighter += usize::from(alpha > crown + 1e-9 * crown.abs().max(1.0));
+            }
+        }
+    }
+    eprintln!("alpha-CROWN tighter than CROWN on {tighter} of {rows_checked} boxes");
+    assert!(tighter > 0, "alpha-CROWN never improved on CROWN");
 }

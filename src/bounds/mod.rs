@@ -5,6 +5,7 @@
 //! (see `ops`): the operators widen for float32 and float64 rounding, and the final
 //! concretisation subtracts an allowance for the rounding of the bound itself.
 
+pub mod alpha;
 pub mod region;
 pub mod verdict;
 
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 pub enum Method {
     Ibp,
     Crown,
+    AlphaCrown,
 }
 
 impl Method {
@@ -29,6 +31,7 @@ impl Method {
         match self {
             Method::Ibp => "ibp",
             Method::Crown => "crown",
+            Method::AlphaCrown => "alpha-crown",
         }
     }
 }
@@ -194,7 +197,7 @@ fn crown_value(graph: &Graph, v: ValueId, bounds: &[Interval]) -> Interval {
 pub fn output_bounds(graph: &Graph, region: &Region, method: Method) -> Interval {
     let all = match method {
         Method::Ibp => ibp_all(graph, region),
-        Method::Crown => crown_all(graph, region),
+        Method::Crown | Method::AlphaCrown => crown_all(graph, region),
     };
     all[graph.output].clone()
 }
@@ -219,6 +222,9 @@ pub fn margin_lower(
 ) -> Vec<f64> {
     let spec = margin_spec(graph.output_size(), label, others);
     match method {
+        Method::AlphaCrown => {
+            alpha::alpha_margin_lower(graph, region, label, others, &alpha::AlphaConfig::default())
+        }
         Method::Ibp => {
             let b = &ibp_all(graph, region)[graph.output];
             others

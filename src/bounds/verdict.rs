@@ -28,7 +28,7 @@ pub struct BoundsConfig {
 impl Default for BoundsConfig {
     fn default() -> Self {
         BoundsConfig {
-            methods: vec![Method::Ibp, Method::Crown],
+            methods: vec![Method::Ibp, Method::Crown, Method::AlphaCrown],
             scale_search: true,
             scale_max: 4.0,
             bisection_steps: 10,

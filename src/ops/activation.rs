@@ -298,6 +298,25 @@ impl BoundOp for Activation {
         }
     }
 
+    fn relaxed_forward(
+        &self,
+        h: &[&[f64]],
+        lambda_out: &[f64],
+        inputs: &[&Interval],
+        slopes: Option<&[f64]>,
+    ) -> Vec<f64> {
+        let b = inputs[0];
+        (0..self.size)
+            .map(|j| {
+                let (lower, upper) = self
+                    .kind
+                    .sound_relax(b.lo[j], b.hi[j], slopes.map(|s| s[j]));
+                let line = if lambda_out[j] >= 0.0 { lower } else { upper };
+                line.at(h[0][j])
+            })
+            .collect()
+    }
+
     fn vjp(&self, inputs: &[&[f64]], grad_out: &[f64]) -> Vec<Vec<f64>> {
         vec![
             inputs[0]

@@ -140,6 +140,22 @@ impl BoundOp for Affine {
         }
     }
 
+    fn relaxed_forward(
+        &self,
+        h: &[&[f64]],
+        lambda_out: &[f64],
+        inputs: &[&Interval],
+        _s: Option<&[f64]>,
+    ) -> Vec<f64> {
+        let (err, _) = self.rounding_error(inputs[0]);
+        let y = &self.weight * DVector::from_column_slice(h[0]) + &self.bias;
+        y.iter()
+            .zip(err.iter())
+            .zip(lambda_out)
+            .map(|((v, e), l)| v - l.signum() * e)
+            .collect()
+    }
+
     fn backward_identity(&self, inputs: &[&Interval]) -> Option<Backward> {
         let (err, mass) = self.rounding_error(inputs[0]);
         let (n, m) = (self.weight.nrows(), self.weight.ncols());
@@ -252,6 +268,25 @@ impl BoundOp for LinearSum {
         }
     }
 
+    fn relaxed_forward(
+        &self,
+        h: &[&[f64]],
+        lambda_out: &[f64],
+        inputs: &[&Interval],
+        _s: Option<&[f64]>,
+    ) -> Vec<f64> {
+        let err = self.rounding_error(inputs);
+        (0..self.size)
+            .map(|j| {
+                h.iter()
+                    .zip(&self.coefficients)
+                    .map(|(x, c)| c * x[j])
+                    .sum::<f64>()
+                    - lambda_out[j].signum() * err[j]
+            })
+            .collect()
+    }
+
     fn vjp(&self, _inputs: &[&[f64]], grad_out: &[f64]) -> Vec<Vec<f64>> {
         self.coefficients
             .iter()
@@ -354,6 +389,22 @@ impl BoundOp for Diagonal {
             bias,
             bias_abs,
         }
+    }
+
+    fn relaxed_forward(
+        &self,
+        h: &[&[f64]],
+        lambda_out: &[f64],
+        inputs: &[&Interval],
+        _s: Option<&[f64]>,
+    ) -> Vec<f64> {
+        let b = inputs[0];
+        (0..self.scale.len())
+            .map(|j| {
+                let err = self.rounding_error(j, b.lo[j].abs().max(b.hi[j].abs()));
+                self.scale[j] * h[0][j] + self.shift[j] - lambda_out[j].signum() * err
+            })
+            .collect()
     }
 
     fn vjp(&self, _inputs: &[&[f64]], grad_out: &[f64]) -> Vec<Vec<f64>> {

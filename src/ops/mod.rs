@@ -113,6 +113,17 @@ pub trait BoundOp: Send + Sync + std::fmt::Debug {
     fn backward_identity(&self, _inputs: &[&Interval]) -> Option<Backward> {
         None
     }
+    /// The relaxed forward map used for alpha-CROWN gradients: the value each output element
+    /// takes under the linear pieces that the backward pass chose for the specification row
+    /// whose coefficient on this output is `lambda_out` (lower piece where ≥ 0, upper where < 0).
+    /// Linear operators return their exact map (less the rounding term on the chosen side).
+    fn relaxed_forward(
+        &self,
+        h_inputs: &[&[f64]],
+        lambda_out: &[f64],
+        inputs: &[&Interval],
+        slopes: Option<&[f64]>,
+    ) -> Vec<f64>;
     /// Vector–Jacobian product: the gradient of `grad_out · output` with respect to each input.
     fn vjp(&self, inputs: &[&[f64]], grad_out: &[f64]) -> Vec<Vec<f64>>;
     /// Whether the operator is linear (its bounds need no relaxation).
