@@ -105,6 +105,18 @@ pub enum Error {
         counterexample: Vec<f32>,
     },
 
+    #[error("key {path}: {message}")]
+    Key { path: PathBuf, message: String },
+
+    #[error("signature check failed: {message}")]
+    Signature { message: String },
+
+    #[error("plot `{name}`: {message}")]
+    Plot { name: String, message: String },
+
+    #[error("dossier {path}: {message}")]
+    Dossier { path: PathBuf, message: String },
+
     #[error("invalid input region: {message}")]
     Region { message: String },
 
