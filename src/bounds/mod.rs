@@ -137,60 +137,102 @@ fn ibp_exact(graph: &Graph) -> Vec<bool> {
 /// CROWN in topological order.
 pub fn crown_all(graph: &Graph, region: &Region) -> Vec<Interval> {
     let exact = ibp_exact(graph);
-    let mut needs = vec![false; graph.nodes.len() + 1];
-    for node in &graph.nodes {
+    // consumers[v]: the nonlinear nodes reading value v.
+    let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); graph.nodes.len() + 1];
+    for (k, node) in graph.nodes.iter().enumerate() {
         if !node.op.is_linear() {
             for &i in &node.inputs {
-                needs[i] = true;
+                consumers[i].push(k);
             }
         }
     }
-    needs[graph.output] = true;
     let mut bounds = Vec::with_capacity(graph.nodes.len() + 1);
     bounds.push(region.interval());
     for (k, node) in graph.nodes.iter().enumerate() {
+        let v = k + 1;
         let inputs: Vec<&Interval> = node.inputs.iter().map(|&i| &bounds[i]).collect();
         let b = node.op.interval(&inputs);
         bounds.push(b);
-        if needs[k + 1] && !exact[k + 1] {
-            let c = crown_value(graph, k + 1, &bounds);
-            let refined = bounds[k + 1].intersect(&c);
-            bounds[k + 1] = refined;
+        if exact[v] || (consumers[v].is_empty() && v != graph.output) {
+            continue;
+        }
+        // Only elements whose relaxation depends on their bounds (e.g. ReLUs that IBP finds
+        // unstable) are refined; every element is refined for the output.
+        let b = &bounds[v];
+        let selected: Vec<usize> = (0..b.len())
+            .filter(|&j| {
+                v == graph.output
+                    || consumers[v].iter().any(|&c| {
+                        graph.nodes[c]
+                            .op
+                            .relaxation_depends_on_bounds(b.lo[j], b.hi[j])
+                    })
+            })
+            .collect();
+        if selected.is_empty() {
+            continue;
+        }
+        let (lo, hi) = crown_value(graph, v, &bounds, &selected);
+        for (r, &j) in selected.iter().enumerate() {
+            bounds[v].lo[j] = bounds[v].lo[j].max(lo[r]);
+            bounds[v].hi[j] = bounds[v].hi[j].min(hi[r]);
         }
     }
     bounds
 }
 
-/// CROWN bounds of one value from the bounds of the values before it. The specification is
-/// `[I; −I]`; its first step is taken by the producing operator directly when it can.
-fn crown_value(graph: &Graph, v: ValueId, bounds: &[Interval]) -> Interval {
+/// CROWN lower and upper bounds of the `selected` elements of one value, from the bounds of
+/// the values before it. The specification is `[I; −I]` on those elements; its first step is
+/// taken by the producing operator directly when it can.
+fn crown_value(
+    graph: &Graph,
+    v: ValueId,
+    bounds: &[Interval],
+    selected: &[usize],
+) -> (Vec<f64>, Vec<f64>) {
     let n = graph.value_size(v);
+    let s = selected.len();
     let node = &graph.nodes[v - 1];
     let inputs: Vec<&Interval> = node.inputs.iter().map(|&i| &bounds[i]).collect();
+    // Rows of [I; −I] for the selected elements: j (lower) and n + j (upper).
+    let rows: Vec<usize> = selected
+        .iter()
+        .copied()
+        .chain(selected.iter().map(|&j| n + j))
+        .collect();
     let lower = match node.op.backward_identity(&inputs) {
         Some(step) => {
             let mut acc: Vec<Option<DMatrix<f64>>> = vec![None; v];
             for (&i, l) in node.inputs.iter().zip(step.inputs) {
+                let l = if s == n { l } else { l.select_rows(&rows) };
                 match &mut acc[i] {
                     Some(a) => *a += l,
                     slot => *slot = Some(l),
                 }
             }
-            propagate(graph, acc, step.bias, step.bias_abs, bounds, &[])
+            let pick = |x: DVector<f64>| if s == n { x } else { x.select_rows(&rows) };
+            propagate(
+                graph,
+                acc,
+                pick(step.bias),
+                pick(step.bias_abs),
+                bounds,
+                &[],
+            )
         }
         None => {
-            let mut spec = DMatrix::zeros(2 * n, n);
-            for j in 0..n {
-                spec[(j, j)] = 1.0;
-                spec[(n + j, j)] = -1.0;
+            let mut spec = DMatrix::zeros(2 * s, n);
+            for (r, &j) in selected.iter().enumerate() {
+                spec[(r, j)] = 1.0;
+                spec[(s + r, j)] = -1.0;
             }
             backward_lower(graph, v, spec, bounds, &[])
         }
     };
-    Interval {
-        lo: (0..n).map(|j| lower[j]).collect(),
-        hi: (0..n).map(|j| -lower[n + j]).collect(),
-    }
+    (
+        (0..s).map(|r| lower[r]).collect(),
+        (0..s).map(|r| -lower[s + r]).collect(),
+    )
 }
 
 /// Bounds of the class scores over the region.

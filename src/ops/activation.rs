@@ -327,6 +327,13 @@ impl BoundOp for Activation {
         ]
     }
 
+    fn relaxation_depends_on_bounds(&self, l: f64, u: f64) -> bool {
+        match self.kind {
+            ActivationKind::Relu | ActivationKind::LeakyRelu { .. } => l < 0.0 && u > 0.0,
+            ActivationKind::Sigmoid | ActivationKind::Tanh => true,
+        }
+    }
+
     fn has_free_slopes(&self) -> bool {
         matches!(
             self.kind,

@@ -134,6 +134,11 @@ pub trait BoundOp: Send + Sync + std::fmt::Debug {
     fn is_diagonal(&self) -> bool {
         false
     }
+    /// Whether the relaxation of element `j` depends on its input bounds `[l, u]` beyond their
+    /// magnitude (a stable ReLU's is exact whatever the bounds, so CROWN need not refine them).
+    fn relaxation_depends_on_bounds(&self, _l: f64, _u: f64) -> bool {
+        true
+    }
     /// Whether `backward_lower` reads `slopes` (alpha-CROWN optimises those).
     fn has_free_slopes(&self) -> bool {
         false
