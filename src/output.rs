@@ -16,7 +16,7 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 /// cells for values that do not apply (e.g. the radius of an abstained row).
 pub fn smoothing_rows_csv(rows: &[RowCertificate], class_names: &[String]) -> String {
     let mut s = String::from(
-        "index,label,base_prediction,prediction,abstain,n,p_lower,p_value,radius,region_radius,in_target,certified_at_budget,amount",
+        "index,label,base_prediction,top,prediction,abstain,n,p_lower,p_value,radius,region_radius,in_target,certified_at_budget,amount",
     );
     for c in class_names {
         write!(s, ",count_{c}").unwrap();
@@ -25,10 +25,11 @@ pub fn smoothing_rows_csv(rows: &[RowCertificate], class_names: &[String]) -> St
     for r in rows {
         write!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.index,
             r.label,
             r.base_prediction,
+            r.top,
             opt(r.prediction),
             r.prediction.is_none(),
             r.n,

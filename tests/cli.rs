@@ -63,7 +63,7 @@ fn demo_certifies_the_bundled_split_and_writes_csv_and_json() {
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert_eq!(
         &header[..4],
-        ["index", "label", "base_prediction", "prediction"]
+        ["index", "label", "base_prediction", "top", "prediction"]
     );
     assert!(header.contains(&"count_fraud") && header.contains(&"certified_at_budget"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();

@@ -68,6 +68,8 @@ struct Worker<'a> {
 
 /// What CERTIFY or PREDICT concluded for one row.
 struct Outcome {
+    /// The class CERTIFY selected on the n0 samples, or PREDICT's top class.
+    top: usize,
     prediction: Option<usize>,
     counts: Vec<u64>,
     p_lower: Option<f64>,
@@ -144,6 +146,7 @@ impl Worker<'_> {
         let p_lower = clopper_pearson_lower(counts[top], self.config.n, self.config.alpha);
         let radius = certified_radius(self.config.sigma, p_lower);
         Ok(Outcome {
+            top,
             prediction: radius.map(|_| top),
             counts,
             p_lower: Some(p_lower),
@@ -169,6 +172,7 @@ impl Worker<'_> {
             .unwrap_or(0);
         let p_value = binomial_test_half(counts[top], counts[top] + runner_up);
         Ok(Outcome {
+            top,
             prediction: (p_value <= self.config.alpha).then_some(top),
             counts,
             p_lower: None,
@@ -296,6 +300,7 @@ fn certify_one(
         index: row,
         label,
         base_prediction,
+        top: 0,
         prediction: None,
         counts: Vec::new(),
         n: run.config.n,
@@ -313,6 +318,7 @@ fn certify_one(
     };
     record.certified_at_budget =
         outcome.prediction == Some(label) && outcome.radius.is_some_and(|r| r > region);
+    record.top = outcome.top;
     record.prediction = outcome.prediction;
     record.counts = outcome.counts;
     record.p_lower = outcome.p_lower;

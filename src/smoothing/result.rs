@@ -11,6 +11,9 @@ pub struct RowCertificate {
     pub label: usize,
     /// Prediction of the deployed (unsmoothed) model on the clean row, by ONNX Runtime.
     pub base_prediction: usize,
+    /// The class whose probability is bounded: CERTIFY's selection on the n0 samples (PREDICT:
+    /// the top class). Recorded so that a verifier can recompute the bound from the counts.
+    pub top: usize,
     /// Smoothed prediction; `None` when the procedure abstains.
     pub prediction: Option<usize>,
     /// Per-class counts of the estimation (CERTIFY) or prediction (PREDICT) samples.
