@@ -62,7 +62,7 @@ fn demo_certifies_the_bundled_split_and_writes_csv_and_json() {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert_eq!(
-        &header[..4],
+        &header[..5],
         ["index", "label", "base_prediction", "top", "prediction"]
     );
     assert!(header.contains(&"count_fraud") && header.contains(&"certified_at_budget"));
