@@ -6,3 +6,4 @@
 //!   be checked without robcert (`openssl pkeyutl -verify -pubin -inkey pub.pem -rawin ...`).
 
 pub mod canonical;
+pub mod sign;
