@@ -7,6 +7,7 @@ pub mod bench;
 pub mod bounds;
 pub mod cli;
 pub mod data;
+pub mod dossier;
 pub mod error;
 pub mod ir;
 pub mod numerics;

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bounds;
 pub mod data;
+pub mod keygen;
 pub mod smooth;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,8 @@ pub enum Command {
     /// Benchmarks measured side by side with their baseline in one run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Write an Ed25519 key pair (private.pem, pub.pem) for signing dossiers.
+    Keygen(keygen::KeygenArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -53,5 +56,6 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Bounds(args) => bounds::bounds_command(&args),
         Command::Data(DataCommand::Synth(args)) => data::synth(&args),
         Command::Bench(cmd) => bench::run(&cmd),
+        Command::Keygen(args) => keygen::keygen_command(&args),
     }
 }
