@@ -125,6 +125,13 @@ impl Default for JobOptions {
     }
 }
 
+/// The radius grid of the certified-accuracy curve: 0 to a little beyond the largest radius
+/// any realistic sample size can certify (σ·Φ⁻¹(1 − 10⁻⁶)), in 40 steps.
+pub fn radius_grid_for(sigma: f64) -> Vec<f64> {
+    let max_radius = sigma * crate::smoothing::stats::normal_quantile(1.0 - 1e-6);
+    radius_grid((max_radius * 4.0).ceil() / 4.0, 40)
+}
+
 /// Runs randomized smoothing as the prepared spec says, with `config` (the spec's
 /// `[methods.smoothing]` plus command-line overrides).
 pub fn smooth(
@@ -151,9 +158,7 @@ pub fn smooth(
         model_evaluations,
         seconds,
     } = run_smoothing(&run)?;
-    let max_radius = config.sigma * crate::smoothing::stats::normal_quantile(1.0 - 1e-6);
-    let summary =
-        SmoothingSummary::from_rows(&rows, &radius_grid((max_radius * 4.0).ceil() / 4.0, 40));
+    let summary = SmoothingSummary::from_rows(&rows, &radius_grid_for(config.sigma));
     let report = SmoothingReport {
         robcert_version: env!("CARGO_PKG_VERSION"),
         method: "randomized_smoothing",

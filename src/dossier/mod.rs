@@ -6,4 +6,8 @@
 //!   be checked without robcert (`openssl pkeyutl -verify -pubin -inkey pub.pem -rawin ...`).
 
 pub mod canonical;
+pub mod criteria;
+pub mod document;
+pub mod metrics;
+pub mod rows;
 pub mod sign;

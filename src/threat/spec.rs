@@ -14,6 +14,12 @@ pub struct SpecFile {
     pub threat: ThreatSection,
     #[serde(default)]
     pub methods: MethodsSection,
+    /// Risk-acceptance criteria: metric key → threshold (see `dossier::criteria::METRICS`).
+    #[serde(default)]
+    pub acceptance: std::collections::BTreeMap<String, f64>,
+    /// Model-risk documentation carried into the dossier.
+    #[serde(default)]
+    pub context: Option<crate::dossier::document::Context>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
