@@ -14,6 +14,7 @@ pub mod onnx;
 pub mod ops;
 pub mod output;
 pub mod pipeline;
+pub mod report;
 pub mod runtime;
 pub mod smoothing;
 pub mod threat;
