@@ -5,6 +5,7 @@
 pub mod attack;
 pub mod bench;
 pub mod bounds;
+pub mod certify;
 pub mod cli;
 pub mod data;
 pub mod dossier;
@@ -15,6 +16,7 @@ pub mod onnx;
 pub mod ops;
 pub mod output;
 pub mod pipeline;
+pub mod report;
 pub mod runtime;
 pub mod smoothing;
 pub mod threat;
