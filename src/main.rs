@@ -4,7 +4,8 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = robcert::cli::Cli::parse();
     match robcert::cli::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(robcert::cli::dossier::INVALID),
         Err(e) => {
             eprintln!("error: {e}");
             let mut source = std::error::Error::source(&e);

@@ -25,7 +25,9 @@ fn text(o: &Output) -> String {
 fn help_names_the_commands_and_explains_the_radius() {
     let top = robcert(&["--help"]);
     assert!(top.status.success());
-    for cmd in ["demo", "smooth", "data", "bench"] {
+    for cmd in [
+        "demo", "certify", "verify", "keygen", "smooth", "bounds", "data", "bench",
+    ] {
         assert!(text(&top).contains(cmd), "--help lacks {cmd}");
     }
     let smooth = text(&robcert(&["smooth", "--help"]));
@@ -36,11 +38,13 @@ fn help_names_the_commands_and_explains_the_radius() {
 }
 
 #[test]
-fn demo_certifies_the_bundled_split_and_writes_csv_and_json() {
+fn smooth_certifies_the_bundled_split_and_writes_csv_and_json() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
     let o = robcert(&[
-        "demo",
+        "smooth",
+        "--spec",
+        "models/threat_demo.toml",
         "--out",
         out.to_str().unwrap(),
         "--n",
@@ -172,4 +176,81 @@ fn bad_spec_is_reported_once_with_exit_code_two() {
         !dir.path().join("o").exists(),
         "no output folder for a failed run"
     );
+}
+
+#[test]
+fn keygen_certify_and_verify_through_the_binary_with_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let o = robcert(&["keygen", "--out", keys.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("SHA256:"));
+    let again = robcert(&["keygen", "--out", keys.to_str().unwrap()]);
+    assert!(
+        !again.status.success(),
+        "keygen must not overwrite keys without --force"
+    );
+    // A small spec: smoothing only, 300 rows.
+    let data = std::fs::read_to_string(common::models().join("data/fraud_test.csv")).unwrap();
+    let slice: Vec<&str> = data.lines().take(301).collect();
+    std::fs::write(dir.path().join("slice.csv"), slice.join("\n") + "\n").unwrap();
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "[model]\npath = {:?}\n[data]\npath = \"slice.csv\"\nlabel = \"is_fraud\"\nignore = [\"txn_id\"]\n[threat]\nmutable = {{ amount = 50.0 }}\n[methods.smoothing]\nsigma = 1.0\nn0 = 20\nn = 500\n[acceptance]\nclean_accuracy_min = 0.9\n",
+            common::models().join("fraud_mlp_standard.onnx")
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("dossier");
+    let key = keys.join("private.pem");
+    let pubkey = keys.join("pub.pem");
+    let o = robcert(&[
+        "certify",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("decision: ACCEPT"), "{}", text(&o));
+    let v = robcert(&[
+        "verify",
+        out.to_str().unwrap(),
+        "--pubkey",
+        pubkey.to_str().unwrap(),
+    ]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    assert!(text(&v).contains("VALID"));
+    let mut json = std::fs::read(out.join("dossier.json")).unwrap();
+    json[20] ^= 1;
+    std::fs::write(out.join("dossier.json"), json).unwrap();
+    let v = robcert(&[
+        "verify",
+        out.to_str().unwrap(),
+        "--pubkey",
+        pubkey.to_str().unwrap(),
+    ]);
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v));
+    assert!(
+        text(&v).contains("INVALID") && text(&v).contains("signature"),
+        "{}",
+        text(&v)
+    );
+    let o = robcert(&[
+        "certify",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--force"), "{}", text(&o));
 }

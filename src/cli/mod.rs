@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bounds;
 pub mod data;
+pub mod dossier;
 pub mod keygen;
 pub mod smooth;
 
@@ -27,8 +28,13 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the whole job on the bundled model and data; writes certificates/demo/.
-    Demo(smooth::DemoArgs),
+    /// Run the whole job on the bundled model and data: a signed dossier in certificates/demo/,
+    /// then verify it.
+    Demo(dossier::DemoArgs),
+    /// Run every method a spec asks for and write a signed certification dossier.
+    Certify(dossier::CertifyArgs),
+    /// Re-check a dossier: signature, hashes, every statistic, criteria and decision.
+    Verify(dossier::VerifyArgs),
     /// Randomized smoothing (Cohen et al. 2019): certified radius or smoothed prediction per row.
     Smooth(smooth::SmoothArgs),
     /// Deterministic bounds (IBP, CROWN) and attacks: verified / falsified / unknown per row.
@@ -49,9 +55,19 @@ pub enum DataCommand {
     Synth(data::SynthArgs),
 }
 
-pub fn run(cli: Cli) -> crate::Result<()> {
+/// Runs a command; `Ok(false)` means it ran but its check failed (exit status 1).
+pub fn run(cli: Cli) -> crate::Result<bool> {
     match cli.command {
-        Command::Demo(args) => smooth::demo_command(&args),
+        Command::Verify(args) => dossier::verify_command(&args),
+        other => run_other(other).map(|()| true),
+    }
+}
+
+fn run_other(command: Command) -> crate::Result<()> {
+    match command {
+        Command::Verify(_) => unreachable!("handled by run"),
+        Command::Demo(args) => dossier::demo_command(&args),
+        Command::Certify(args) => dossier::certify_command(&args),
         Command::Smooth(args) => smooth::smooth_command(&args),
         Command::Bounds(args) => bounds::bounds_command(&args),
         Command::Data(DataCommand::Synth(args)) => data::synth(&args),

@@ -134,20 +134,6 @@ pub fn smooth_command(args: &SmoothArgs) -> Result<()> {
     Ok(())
 }
 
-#[derive(clap::Args, Debug)]
-pub struct DemoArgs {
-    /// Threat spec to run [default: models/threat_demo.toml of the robcert checkout].
-    #[arg(long, value_name = "TOML")]
-    pub spec: Option<PathBuf>,
-    /// Output folder.
-    #[arg(long, short, default_value = "certificates/demo")]
-    pub out: PathBuf,
-    #[command(flatten)]
-    pub smoothing: SmoothingArgs,
-    #[command(flatten)]
-    pub runtime: RuntimeArgs,
-}
-
 /// Finds the bundled demo spec: in the working directory, else beside the executable's checkout.
 pub fn bundled_spec() -> Result<PathBuf> {
     let rel = Path::new("models").join("threat_demo.toml");
@@ -170,28 +156,4 @@ pub fn bundled_spec() -> Result<PathBuf> {
             tried[0].display()
         )),
     })
-}
-
-pub fn demo_command(args: &DemoArgs) -> Result<()> {
-    let spec = match &args.spec {
-        Some(s) => s.clone(),
-        None => bundled_spec()?,
-    };
-    let options = args.runtime.options();
-    eprintln!(
-        "robcert demo: certifying {} with randomized smoothing",
-        spec.display()
-    );
-    let prepared = prepare(&spec, &Overrides::default(), &options.runtime)?;
-    let config = args
-        .smoothing
-        .apply(prepared.spec.spec.methods.smoothing.clone());
-    let (report, rows) = smooth(&prepared, &config, SmoothingMode::Certify, &options)?;
-    write_smoothing(&args.out, &report, &rows)?;
-    print!("{}", smoothing_table(&report));
-    println!(
-        "  wrote {}/smoothing_rows.csv and smoothing_summary.json",
-        args.out.display()
-    );
-    Ok(())
 }

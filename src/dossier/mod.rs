@@ -11,3 +11,4 @@ pub mod document;
 pub mod metrics;
 pub mod rows;
 pub mod sign;
+pub mod verify;
