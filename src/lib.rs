@@ -7,6 +7,7 @@ pub mod bench;
 pub mod bounds;
 pub mod certify;
 pub mod cli;
+pub mod compare;
 pub mod data;
 pub mod dossier;
 pub mod error;

@@ -457,3 +457,34 @@ fn committed_demo_dossier_is_reproduced_byte_for_byte() {
         );
     }
 }
+
+#[test]
+fn compare_runs_one_spec_on_several_models_and_ranks_the_ibp_model_most_verifiable() {
+    let f = fixture();
+    let models: Vec<PathBuf> = ["standard", "ibp"]
+        .iter()
+        .map(|m| common::models().join(format!("fraud_mlp_{m}.onnx")))
+        .collect();
+    let rows = robcert::compare::compare(&f.spec, &models, &common::options(2)).unwrap();
+    assert_eq!(rows.len(), 2);
+    let out = f.dir.path().join("cmp");
+    let table = robcert::compare::write_comparison(&out, &rows).unwrap();
+    assert!(table.contains("fraud_mlp_standard") && table.contains("fraud_mlp_ibp"));
+    for name in [
+        "compare.csv",
+        "compare.json",
+        "compare.html",
+        "compare_certified_vs_budget.png",
+    ] {
+        assert!(out.join(name).is_file(), "missing {name}");
+    }
+    // IBP training is what makes interval bounds verify: the standard model gets none.
+    assert!(rows[1].verified_share_by_method["ibp"] > rows[0].verified_share_by_method["ibp"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("compare.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+}

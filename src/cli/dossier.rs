@@ -243,3 +243,36 @@ fn share(v: &serde_json::Value) -> String {
     v.as_f64()
         .map_or("—".into(), |x| format!("{:.2}%", 100.0 * x))
 }
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Runs the spec's bounds and attacks (and smoothing, if the spec has it) on every model with the
+same seeds, and writes compare.csv, compare.json, compare.html and
+compare_certified_vs_budget.png|svg into --out.
+
+Example:
+  robcert compare models/fraud_mlp_*.onnx --spec models/threat_demo.toml --out certificates/regimes")]
+pub struct CompareArgs {
+    /// ONNX models of the same architecture (e.g. the training regimes in models/).
+    #[arg(required = true)]
+    pub models: Vec<PathBuf>,
+    /// Threat spec (its model is replaced by each of MODELS).
+    #[arg(long, value_name = "TOML")]
+    pub spec: PathBuf,
+    /// Output folder.
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+pub fn compare_command(args: &CompareArgs) -> Result<()> {
+    let rows = crate::compare::compare(&args.spec, &args.models, &args.runtime.options())?;
+    let table = crate::compare::write_comparison(&args.out, &rows)?;
+    print!("{table}");
+    println!(
+        "  wrote {}/compare.csv, compare.json, compare.html and the plot",
+        args.out.display()
+    );
+    Ok(())
+}

@@ -35,6 +35,8 @@ pub enum Command {
     Certify(dossier::CertifyArgs),
     /// Re-check a dossier: signature, hashes, every statistic, criteria and decision.
     Verify(dossier::VerifyArgs),
+    /// Run one spec on several models (training regimes) and compare them side by side.
+    Compare(dossier::CompareArgs),
     /// Randomized smoothing (Cohen et al. 2019): certified radius or smoothed prediction per row.
     Smooth(smooth::SmoothArgs),
     /// Deterministic bounds (IBP, CROWN) and attacks: verified / falsified / unknown per row.
@@ -68,6 +70,7 @@ fn run_other(command: Command) -> crate::Result<()> {
         Command::Verify(_) => unreachable!("handled by run"),
         Command::Demo(args) => dossier::demo_command(&args),
         Command::Certify(args) => dossier::certify_command(&args),
+        Command::Compare(args) => dossier::compare_command(&args),
         Command::Smooth(args) => smooth::smooth_command(&args),
         Command::Bounds(args) => bounds::bounds_command(&args),
         Command::Data(DataCommand::Synth(args)) => data::synth(&args),
