@@ -194,31 +194,16 @@ fn crown_value(
     let s = selected.len();
     let node = &graph.nodes[v - 1];
     let inputs: Vec<&Interval> = node.inputs.iter().map(|&i| &bounds[i]).collect();
-    // Rows of [I; −I] for the selected elements: j (lower) and n + j (upper).
-    let rows: Vec<usize> = selected
-        .iter()
-        .copied()
-        .chain(selected.iter().map(|&j| n + j))
-        .collect();
-    let lower = match node.op.backward_identity(&inputs) {
+    let lower = match node.op.backward_identity(&inputs, selected) {
         Some(step) => {
             let mut acc: Vec<Option<DMatrix<f64>>> = vec![None; v];
             for (&i, l) in node.inputs.iter().zip(step.inputs) {
-                let l = if s == n { l } else { l.select_rows(&rows) };
                 match &mut acc[i] {
                     Some(a) => *a += l,
                     slot => *slot = Some(l),
                 }
             }
-            let pick = |x: DVector<f64>| if s == n { x } else { x.select_rows(&rows) };
-            propagate(
-                graph,
-                acc,
-                pick(step.bias),
-                pick(step.bias_abs),
-                bounds,
-                &[],
-            )
+            propagate(graph, acc, step.bias, step.bias_abs, bounds, &[])
         }
         None => {
             let mut spec = DMatrix::zeros(2 * s, n);

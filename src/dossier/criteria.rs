@@ -18,7 +18,7 @@ pub struct MetricDef {
 }
 
 /// Every criterion the `[acceptance]` table may name.
-pub const METRICS: [MetricDef; 7] = [
+pub const METRICS: [MetricDef; 8] = [
     MetricDef {
         key: "certified_fraud_recall_min",
         metric: "certified_fraud_recall",
@@ -42,6 +42,12 @@ pub const METRICS: [MetricDef; 7] = [
         metric: "money_at_risk",
         at_least: false,
         description: "sum of the amount column over target rows not certified (upper bound on what an attacker could move past the model)",
+    },
+    MetricDef {
+        key: "money_falsified_max",
+        metric: "money_falsified",
+        at_least: false,
+        description: "sum of the amount column over target rows with a counterexample confirmed by ONNX Runtime (lower bound on money at risk)",
     },
     MetricDef {
         key: "clean_accuracy_min",

@@ -156,19 +156,22 @@ impl BoundOp for Affine {
             .collect()
     }
 
-    fn backward_identity(&self, inputs: &[&Interval]) -> Option<Backward> {
+    fn backward_identity(&self, inputs: &[&Interval], selected: &[usize]) -> Option<Backward> {
         let (err, mass) = self.rounding_error(inputs[0]);
-        let (n, m) = (self.weight.nrows(), self.weight.ncols());
-        let mut w = DMatrix::zeros(2 * n, m);
-        w.rows_mut(0, n).copy_from(&self.weight);
-        w.rows_mut(n, n).copy_from(&(-&self.weight));
-        let mut bias = DVector::zeros(2 * n);
-        let mut bias_abs = DVector::zeros(2 * n);
-        for j in 0..n {
-            bias[j] = self.bias[j] - err[j];
-            bias[n + j] = -self.bias[j] - err[j];
-            bias_abs[j] = mass[j] + err[j];
-            bias_abs[n + j] = mass[j] + err[j];
+        let (s, m) = (selected.len(), self.weight.ncols());
+        let mut w = DMatrix::zeros(2 * s, m);
+        let mut bias = DVector::zeros(2 * s);
+        let mut bias_abs = DVector::zeros(2 * s);
+        for (r, &j) in selected.iter().enumerate() {
+            for c in 0..m {
+                let v = self.weight[(j, c)];
+                w[(r, c)] = v;
+                w[(s + r, c)] = -v;
+            }
+            bias[r] = self.bias[j] - err[j];
+            bias[s + r] = -self.bias[j] - err[j];
+            bias_abs[r] = mass[j] + err[j];
+            bias_abs[s + r] = mass[j] + err[j];
         }
         Some(Backward {
             inputs: vec![w],

@@ -108,9 +108,10 @@ pub trait BoundOp: Send + Sync + std::fmt::Debug {
         inputs: &[&Interval],
         slopes: Option<&[f64]>,
     ) -> Backward;
-    /// Backward step for the specification `[I; −I]` on the output (lower and upper bounds of
-    /// every element), when the operator can produce it without the generic matrix product.
-    fn backward_identity(&self, _inputs: &[&Interval]) -> Option<Backward> {
+    /// Backward step for the specification `[e_j; −e_j]` over the `selected` output elements
+    /// (rows: every selected element's lower bound, then every selected element's negated upper
+    /// bound), when the operator can produce it without the generic matrix product.
+    fn backward_identity(&self, _inputs: &[&Interval], _selected: &[usize]) -> Option<Backward> {
         None
     }
     /// The relaxed forward map used for alpha-CROWN gradients: the value each output element
