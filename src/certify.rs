@@ -7,7 +7,7 @@
 //! the final name.
 
 use crate::bounds::Method;
-use crate::bounds::verdict::{RowVerdict, VerdictKind};
+use crate::bounds::verdict::{RowVerdict, VerdictKind, survives_attack_at, target_share_curve};
 use crate::dossier::criteria::{self, Criterion, Decision};
 use crate::dossier::document::*;
 use crate::dossier::{canonical, metrics, sign};
@@ -91,55 +91,6 @@ pub fn utc_now() -> String {
     )
 }
 
-/// Share of target rows certified by `method` at each budget scale in `grid`.
-fn certified_curve(rows: &[RowVerdict], method: Method, grid: &[f64]) -> Vec<(f64, f64)> {
-    let target: Vec<&RowVerdict> = rows
-        .iter()
-        .filter(|r| r.verdict != VerdictKind::NotTargeted)
-        .collect();
-    let n = target.len().max(1) as f64;
-    grid.iter()
-        .map(|&s| {
-            let k = target
-                .iter()
-                .filter(|r| {
-                    r.methods
-                        .iter()
-                        .any(|m| m.method == method && certified_at(m, s))
-                })
-                .count();
-            (s, k as f64 / n)
-        })
-        .collect()
-}
-
-/// Whether a method certifies a row at budget scale `s`: from the scale search when it ran,
-/// else from the verdict at the threat budget (scale 1).
-fn certified_at(m: &crate::bounds::verdict::MethodResult, s: f64) -> bool {
-    match m.certified_scale {
-        Some(c) => c > 0.0 && c >= s,
-        None => m.verified && s <= 1.0,
-    }
-}
-
-/// Share of target rows the attack has not falsified at each scale (empirical upper curve).
-fn attack_curve(rows: &[RowVerdict], grid: &[f64]) -> Vec<(f64, f64)> {
-    let target: Vec<&RowVerdict> = rows
-        .iter()
-        .filter(|r| r.verdict != VerdictKind::NotTargeted)
-        .collect();
-    let n = target.len().max(1) as f64;
-    grid.iter()
-        .map(|&s| {
-            let k = target
-                .iter()
-                .filter(|r| r.attack_scale.is_none_or(|a| a > s))
-                .count();
-            (s, k as f64 / n)
-        })
-        .collect()
-}
-
 fn scale_grid(max: f64) -> Vec<f64> {
     (0..=40).map(|i| max * i as f64 / 40.0).collect()
 }
@@ -163,14 +114,18 @@ fn render_plots(
             .iter()
             .map(|&method| Series {
                 label: format!("certified: {}", method.name()),
-                points: certified_curve(rows, method, &grid),
+                points: target_share_curve(rows, &grid, |r, s| {
+                    r.methods
+                        .iter()
+                        .any(|m| m.method == method && m.certified_at(s))
+                }),
                 dashed: false,
             })
             .collect();
         if report.attack.is_some() {
             series.push(Series {
                 label: "not falsified by the attack (upper bound)".into(),
-                points: attack_curve(rows, &grid),
+                points: target_share_curve(rows, &grid, survives_attack_at),
                 dashed: true,
             });
         }
@@ -248,7 +203,7 @@ fn render_plots(
                 .map(|&s| {
                     let money = target
                         .iter()
-                        .filter(|r| !r.methods.iter().any(|x| certified_at(x, s)))
+                        .filter(|r| !r.methods.iter().any(|x| x.certified_at(s)))
                         .map(|r| r.amount.unwrap_or(0.0))
                         .sum();
                     (s, money)
@@ -660,20 +615,14 @@ pub fn certify(
         },
         generated_at: options.timestamp.clone().unwrap_or_else(utc_now),
         context: spec.context.clone().unwrap_or_default(),
-        inputs: Inputs {
-            model: FileHash {
-                path: prepared.model.path.display().to_string(),
-                sha256: prepared.model.sha256.clone(),
-            },
-            data: FileHash {
-                path: prepared.data.path.display().to_string(),
-                sha256: prepared.data_sha256.clone(),
-            },
-            spec: FileHash {
-                path: prepared.spec.path.display().to_string(),
-                sha256: sha256_hex(&prepared.spec.bytes),
-            },
-            data_rows: prepared.data.rows(),
+        inputs: {
+            let (model, data, spec) = prepared.input_files();
+            Inputs {
+                model,
+                data,
+                spec,
+                data_rows: prepared.data.rows(),
+            }
         },
         threat: serde_json::to_value(&prepared.threat).expect("serialisable threat"),
         methods: Methods {

@@ -2,7 +2,7 @@
 //! side by side: clean accuracy, verified share per bound method, empirical robust recall, money
 //! at risk, smoothing certified recall, and one plot of certified recall vs budget per model.
 
-use crate::bounds::verdict::{RowVerdict, VerdictKind};
+use crate::bounds::verdict::{survives_attack_at, target_share_curve};
 use crate::error::{Error, Result};
 use crate::pipeline::{BoundsJob, JobOptions, Overrides, bounds, prepare, smooth};
 use crate::report::html::{Figure, HtmlReport, Section, Table};
@@ -28,26 +28,6 @@ pub struct ModelComparison {
     pub certified_curve: Vec<(f64, f64)>,
     /// (budget scale, share of target rows not falsified by the attack).
     pub attack_curve: Vec<(f64, f64)>,
-}
-
-fn curve(
-    rows: &[RowVerdict],
-    grid: &[f64],
-    certified: impl Fn(&RowVerdict, f64) -> bool,
-) -> Vec<(f64, f64)> {
-    let target: Vec<&RowVerdict> = rows
-        .iter()
-        .filter(|r| r.verdict != VerdictKind::NotTargeted)
-        .collect();
-    let n = target.len().max(1) as f64;
-    grid.iter()
-        .map(|&s| {
-            (
-                s,
-                target.iter().filter(|r| certified(r, s)).count() as f64 / n,
-            )
-        })
-        .collect()
 }
 
 /// Runs the spec's bounds (and smoothing, if the spec has it) on every model.
@@ -83,13 +63,10 @@ pub fn compare(
         let grid: Vec<f64> = (0..=40)
             .map(|i| job.bounds.scale_max * i as f64 / 40.0)
             .collect();
-        let certified_curve = curve(&rows, &grid, |r, sc| {
-            r.methods.iter().any(|m| match m.certified_scale {
-                Some(c) => c > 0.0 && c >= sc,
-                None => m.verified && sc <= 1.0,
-            })
+        let certified_curve = target_share_curve(&rows, &grid, |r, sc| {
+            r.methods.iter().any(|m| m.certified_at(sc))
         });
-        let attack_curve = curve(&rows, &grid, |r, sc| r.attack_scale.is_none_or(|a| a > sc));
+        let attack_curve = target_share_curve(&rows, &grid, survives_attack_at);
         out.push(ModelComparison {
             model: model.display().to_string(),
             sha256: prepared.model.sha256.clone(),

@@ -23,6 +23,26 @@ pub struct Prepared {
     pub threat: ThreatModel,
 }
 
+impl Prepared {
+    /// Model, data and spec as file references with their SHA-256.
+    pub fn input_files(&self) -> (FileRef, FileRef, FileRef) {
+        (
+            FileRef {
+                path: self.model.path.display().to_string(),
+                sha256: self.model.sha256.clone(),
+            },
+            FileRef {
+                path: self.data.path.display().to_string(),
+                sha256: self.data_sha256.clone(),
+            },
+            FileRef {
+                path: self.spec.path.display().to_string(),
+                sha256: sha256_hex(&self.spec.bytes),
+            },
+        )
+    }
+}
+
 /// Paths that replace the spec's own (e.g. to run one spec on several models).
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
@@ -72,12 +92,7 @@ pub fn prepare(
     })
 }
 
-/// Where a file came from and its SHA-256.
-#[derive(Clone, Debug, Serialize)]
-pub struct FileRef {
-    pub path: String,
-    pub sha256: String,
-}
+pub use crate::util::FileHash as FileRef;
 
 /// Throughput of a run.
 #[derive(Clone, Debug, Serialize)]
@@ -159,22 +174,14 @@ pub fn smooth(
         seconds,
     } = run_smoothing(&run)?;
     let summary = SmoothingSummary::from_rows(&rows, &radius_grid_for(config.sigma));
+    let (model, data, spec) = prepared.input_files();
     let report = SmoothingReport {
         robcert_version: env!("CARGO_PKG_VERSION"),
         method: "randomized_smoothing",
         mode,
-        model: FileRef {
-            path: prepared.model.path.display().to_string(),
-            sha256: prepared.model.sha256.clone(),
-        },
-        data: FileRef {
-            path: prepared.data.path.display().to_string(),
-            sha256: prepared.data_sha256.clone(),
-        },
-        spec: FileRef {
-            path: prepared.spec.path.display().to_string(),
-            sha256: sha256_hex(&prepared.spec.bytes),
-        },
+        model,
+        data,
+        spec,
         threat: prepared.threat.clone(),
         config: config.clone(),
         summary,
@@ -398,21 +405,13 @@ pub fn bounds(
     outcomes.into_iter().collect::<Result<Vec<()>>>()?;
     let mut rows = results.into_inner().expect("no poisoned lock");
     rows.sort_by_key(|r| r.index);
+    let (model, data, spec) = prepared.input_files();
     let report = BoundsReport {
         robcert_version: env!("CARGO_PKG_VERSION"),
         method: "bounds",
-        model: FileRef {
-            path: prepared.model.path.display().to_string(),
-            sha256: prepared.model.sha256.clone(),
-        },
-        data: FileRef {
-            path: prepared.data.path.display().to_string(),
-            sha256: prepared.data_sha256.clone(),
-        },
-        spec: FileRef {
-            path: prepared.spec.path.display().to_string(),
-            sha256: sha256_hex(&prepared.spec.bytes),
-        },
+        model,
+        data,
+        spec,
         threat: prepared.threat.clone(),
         bounds: job.bounds.clone(),
         attack: job.attack.clone(),

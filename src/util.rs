@@ -1,8 +1,16 @@
-//! Small shared helpers: atomic file writes.
+//! Small shared helpers: atomic file writes, file references with hashes.
 
 use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
+
+/// A file by path and SHA-256 (hex).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileHash {
+    pub path: String,
+    pub sha256: String,
+}
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory is written,
 /// flushed to disk and renamed over the target, so readers see the old file or the new one,

@@ -89,6 +89,38 @@ pub struct MethodResult {
     pub certified_scale: Option<f64>,
 }
 
+impl MethodResult {
+    /// Whether the method certifies the row at budget scale `s`: from the scale search when it
+    /// ran, else from the verdict at the threat budget (scale 1).
+    pub fn certified_at(&self, s: f64) -> bool {
+        match self.certified_scale {
+            Some(c) => c > 0.0 && c >= s,
+            None => self.verified && s <= 1.0,
+        }
+    }
+}
+
+/// For each budget scale in `grid`, the share of target rows for which `holds(row, scale)`.
+pub fn target_share_curve(
+    rows: &[RowVerdict],
+    grid: &[f64],
+    holds: impl Fn(&RowVerdict, f64) -> bool,
+) -> Vec<(f64, f64)> {
+    let target: Vec<&RowVerdict> = rows
+        .iter()
+        .filter(|r| r.verdict != VerdictKind::NotTargeted)
+        .collect();
+    let n = target.len().max(1) as f64;
+    grid.iter()
+        .map(|&s| (s, target.iter().filter(|r| holds(r, s)).count() as f64 / n))
+        .collect()
+}
+
+/// Whether the attack has not falsified the row at budget scale `s`.
+pub fn survives_attack_at(row: &RowVerdict, s: f64) -> bool {
+    row.attack_scale.is_none_or(|a| a > s)
+}
+
 /// The verdict and numbers of one row.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RowVerdict {

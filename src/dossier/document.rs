@@ -31,11 +31,7 @@ pub struct Context {
 
 /// A file the dossier refers to, by path relative to the dossier folder (or as given for
 /// inputs) and SHA-256.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FileHash {
-    pub path: String,
-    pub sha256: String,
-}
+pub use crate::util::FileHash;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Inputs {
