@@ -265,6 +265,7 @@ fn html_report(
     dossier: &Dossier,
     figures: &[(String, String, PlotFiles)],
     bounds_rows: Option<&[RowVerdict]>,
+    comparison: Option<&[crate::compare::ModelComparison]>,
 ) -> String {
     let criteria_table = Table {
         caption: "Risk-acceptance criteria".into(),
@@ -401,6 +402,21 @@ fn html_report(
                 header: vec!["row".into(), "verdict".into(), "amount".into(), "margin lower bounds".into(), "attack scale".into()],
                 rows: uncertified,
                 highlight_column: Some(1),
+            }],
+            figures: vec![],
+            code: None,
+        });
+    }
+    if let Some(rows) = comparison {
+        let (header, cells) = crate::compare::comparison_table(rows);
+        sections.push(Section {
+            heading: "Training regimes compared".into(),
+            paragraphs: vec!["The same threat spec, bounds and attacks on each model of the [compare] table (smoothing omitted); the certified-vs-budget curves are in the Results section.".into()],
+            tables: vec![Table {
+                caption: "Per model, at the threat budget".into(),
+                header,
+                rows: cells,
+                highlight_column: None,
             }],
             figures: vec![],
             code: None,
@@ -593,7 +609,20 @@ pub fn certify(
             counterexamples_csv(rows, &prepared.threat.features, class_names).into_bytes(),
         ));
     }
-    let rendered = render_plots(&prepared, smoothing.as_ref(), bounds_out.as_ref())?;
+    let mut rendered = render_plots(&prepared, smoothing.as_ref(), bounds_out.as_ref())?;
+    let comparison = match &spec.compare {
+        Some(c) => {
+            let models: Vec<PathBuf> = c.models.iter().map(|m| prepared.spec.resolve(m)).collect();
+            let rows = crate::compare::compare(&prepared.spec.path, &models, &options.job, false)?;
+            rendered.figures.push((
+                "compare_certified_vs_budget".to_string(),
+                "Training regimes under the same spec: share of fraud rows certified (solid, best bound method) and not falsified by the attack (dashed) as the budget grows.".to_string(),
+                crate::compare::comparison_plot(&rows)?,
+            ));
+            Some(rows)
+        }
+        None => None,
+    };
     for (name, _, plot) in &rendered.figures {
         other.push(files.add(&format!("plots/{name}.png"), plot.png.clone()));
         other.push(files.add(&format!("plots/{name}.svg"), plot.svg.clone()));
@@ -633,6 +662,9 @@ pub fn certify(
         results: Results {
             smoothing: smoothing_results,
             bounds: bounds_results,
+            compare: comparison
+                .as_ref()
+                .map(|c| serde_json::to_value(c).expect("serialisable comparison")),
             graph: None,
             complete: None,
         },
@@ -651,6 +683,7 @@ pub fn certify(
         &dossier,
         &rendered.figures,
         bounds_out.as_ref().map(|(_, r)| r.as_slice()),
+        comparison.as_deref(),
     );
     other.push(files.add("report.html", html.into_bytes()));
     other.sort_by(|a, b| a.path.cmp(&b.path));

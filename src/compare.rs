@@ -31,10 +31,12 @@ pub struct ModelComparison {
 }
 
 /// Runs the spec's bounds (and smoothing, if the spec has it) on every model.
+/// `with_smoothing` also runs the spec's smoothing on each model (slow on large data).
 pub fn compare(
     spec: &Path,
     models: &[PathBuf],
     options: &JobOptions,
+    with_smoothing: bool,
 ) -> Result<Vec<ModelComparison>> {
     let mut out = Vec::new();
     for model in models {
@@ -52,7 +54,7 @@ pub fn compare(
             attack: Some(s.methods.attack.clone().unwrap_or_default()),
         };
         let (report, rows) = bounds(&prepared, &job, options)?;
-        let smoothing = match &s.methods.smoothing {
+        let smoothing = match s.methods.smoothing.as_ref().filter(|_| with_smoothing) {
             Some(c) => Some(
                 smooth(&prepared, c, SmoothingMode::Certify, options)?
                     .0
@@ -89,53 +91,12 @@ fn model_name(path: &str) -> String {
         .map_or(path.to_string(), |s| s.to_string_lossy().into_owned())
 }
 
-/// Writes `compare.csv`, `compare.json`, `compare_certified_vs_budget.{png,svg}` and
-/// `compare.html` into `dir`, and returns the printed table.
-pub fn write_comparison(dir: &Path, rows: &[ModelComparison]) -> Result<String> {
-    if rows.is_empty() {
-        return Err(Error::param("models", "[]", "name at least one model"));
-    }
-    let methods: Vec<String> = rows[0].verified_share_by_method.keys().cloned().collect();
-    let mut csv = String::from("model,sha256,clean_accuracy,target_rows");
-    for m in &methods {
-        csv.push_str(&format!(",verified_{m}"));
-    }
-    csv.push_str(",empirical_robust_recall,money_at_risk,smoothing_certified_recall\n");
-    let mut table_rows = Vec::new();
-    for r in rows {
-        csv.push_str(&format!(
-            "{},{},{},{}",
-            r.model, r.sha256, r.clean_accuracy, r.target_rows
-        ));
-        let mut cells = vec![
-            model_name(&r.model),
-            format!("{:.2}%", 100.0 * r.clean_accuracy),
-        ];
-        for m in &methods {
-            let v = r
-                .verified_share_by_method
-                .get(m)
-                .copied()
-                .unwrap_or(f64::NAN);
-            csv.push_str(&format!(",{v}"));
-            cells.push(format!("{:.2}%", 100.0 * v));
-        }
-        let money = r.money_at_risk.map_or(String::new(), |m| m.to_string());
-        let smooth = r
-            .smoothing_certified_recall
-            .map_or(String::new(), |m| m.to_string());
-        csv.push_str(&format!(
-            ",{},{money},{smooth}\n",
-            r.empirical_robust_recall
-        ));
-        cells.push(format!("{:.2}%", 100.0 * r.empirical_robust_recall));
-        cells.push(r.money_at_risk.map_or("—".into(), |m| format!("{m:.2}")));
-        cells.push(
-            r.smoothing_certified_recall
-                .map_or("—".into(), |m| format!("{:.2}%", 100.0 * m)),
-        );
-        table_rows.push(cells);
-    }
+/// The comparison table: header and one row of formatted cells per model.
+pub fn comparison_table(rows: &[ModelComparison]) -> (Vec<String>, Vec<Vec<String>>) {
+    let methods: Vec<String> = rows
+        .first()
+        .map(|r| r.verified_share_by_method.keys().cloned().collect())
+        .unwrap_or_default();
     let mut header = vec!["model".to_string(), "clean accuracy".to_string()];
     header.extend(methods.iter().map(|m| format!("verified ({m})")));
     header.extend([
@@ -143,6 +104,37 @@ pub fn write_comparison(dir: &Path, rows: &[ModelComparison]) -> Result<String> 
         "money at risk".to_string(),
         "smoothing certified".to_string(),
     ]);
+    let cells = rows
+        .iter()
+        .map(|r| {
+            let mut c = vec![
+                model_name(&r.model),
+                format!("{:.2}%", 100.0 * r.clean_accuracy),
+            ];
+            for m in &methods {
+                c.push(format!(
+                    "{:.2}%",
+                    100.0
+                        * r.verified_share_by_method
+                            .get(m)
+                            .copied()
+                            .unwrap_or(f64::NAN)
+                ));
+            }
+            c.push(format!("{:.2}%", 100.0 * r.empirical_robust_recall));
+            c.push(r.money_at_risk.map_or("—".into(), |m| format!("{m:.2}")));
+            c.push(
+                r.smoothing_certified_recall
+                    .map_or("—".into(), |m| format!("{:.2}%", 100.0 * m)),
+            );
+            c
+        })
+        .collect();
+    (header, cells)
+}
+
+/// Certified (solid) and attack (dashed) curves of every model in one plot.
+pub fn comparison_plot(rows: &[ModelComparison]) -> Result<crate::report::plots::PlotFiles> {
     let mut series: Vec<Series> = rows
         .iter()
         .map(|r| Series {
@@ -156,7 +148,7 @@ pub fn write_comparison(dir: &Path, rows: &[ModelComparison]) -> Result<String> 
         points: r.attack_curve.clone(),
         dashed: true,
     }));
-    let plot = line_plot(&LinePlot {
+    line_plot(&LinePlot {
         name: "compare_certified_vs_budget".into(),
         title: "Certified fraud recall vs budget, per training regime".into(),
         x_label: "budget scale (× threat budget)".into(),
@@ -164,7 +156,46 @@ pub fn write_comparison(dir: &Path, rows: &[ModelComparison]) -> Result<String> 
         series,
         y_range: Some((0.0, 1.0)),
         vertical_marker: Some((1.0, "threat budget".into())),
-    })?;
+    })
+}
+
+/// Writes `compare.csv`, `compare.json`, `compare_certified_vs_budget.{png,svg}` and
+/// `compare.html` into `dir`, and returns the printed table.
+pub fn write_comparison(dir: &Path, rows: &[ModelComparison]) -> Result<String> {
+    if rows.is_empty() {
+        return Err(Error::param("models", "[]", "name at least one model"));
+    }
+    let methods: Vec<String> = rows[0].verified_share_by_method.keys().cloned().collect();
+    let mut csv = String::from("model,sha256,clean_accuracy,target_rows");
+    for m in &methods {
+        csv.push_str(&format!(",verified_{m}"));
+    }
+    csv.push_str(",empirical_robust_recall,money_at_risk,smoothing_certified_recall\n");
+    for r in rows {
+        csv.push_str(&format!(
+            "{},{},{},{}",
+            r.model, r.sha256, r.clean_accuracy, r.target_rows
+        ));
+        for m in &methods {
+            csv.push_str(&format!(
+                ",{}",
+                r.verified_share_by_method
+                    .get(m)
+                    .copied()
+                    .unwrap_or(f64::NAN)
+            ));
+        }
+        let money = r.money_at_risk.map_or(String::new(), |m| m.to_string());
+        let smooth = r
+            .smoothing_certified_recall
+            .map_or(String::new(), |m| m.to_string());
+        csv.push_str(&format!(
+            ",{},{money},{smooth}\n",
+            r.empirical_robust_recall
+        ));
+    }
+    let (header, table_rows) = comparison_table(rows);
+    let plot = comparison_plot(rows)?;
     atomic_write(&dir.join("compare.csv"), csv.as_bytes())?;
     atomic_write(
         &dir.join("compare.json"),

@@ -34,6 +34,8 @@ bisection_steps = 6
 [methods.attack]
 steps = 20
 restarts = 2
+[compare]
+models = ["STANDARD"]
 [acceptance]
 certified_fraud_recall_min = 0.5
 money_at_risk_max = 100000.0
@@ -63,7 +65,14 @@ fn fixture() -> Fixture {
     std::fs::write(dir.path().join("slice.csv"), slice.join("\n") + "\n").unwrap();
     let model = common::models().join("fraud_mlp_gaussian.onnx");
     let spec = dir.path().join("spec.toml");
-    std::fs::write(&spec, SMALL_SPEC.replace("MODEL", model.to_str().unwrap())).unwrap();
+    let standard = common::models().join("fraud_mlp_standard.onnx");
+    std::fs::write(
+        &spec,
+        SMALL_SPEC
+            .replace("MODEL", model.to_str().unwrap())
+            .replace("STANDARD", standard.to_str().unwrap()),
+    )
+    .unwrap();
     let keys = sign::keypair_from_seed(&[9u8; 32]);
     let key = dir.path().join("private.pem");
     let pubkey = dir.path().join("pub.pem");
@@ -465,7 +474,7 @@ fn compare_runs_one_spec_on_several_models_and_ranks_the_ibp_model_most_verifiab
         .iter()
         .map(|m| common::models().join(format!("fraud_mlp_{m}.onnx")))
         .collect();
-    let rows = robcert::compare::compare(&f.spec, &models, &common::options(2)).unwrap();
+    let rows = robcert::compare::compare(&f.spec, &models, &common::options(2), true).unwrap();
     assert_eq!(rows.len(), 2);
     let out = f.dir.path().join("cmp");
     let table = robcert::compare::write_comparison(&out, &rows).unwrap();
@@ -486,5 +495,50 @@ fn compare_runs_one_spec_on_several_models_and_ranks_the_ibp_model_most_verifiab
             .lines()
             .count(),
         3
+    );
+}
+
+/// The committed demo report renders in headless Chromium with every network lookup refused
+/// (the page needs none: images are data URIs, no scripts, no external links). Skipped with a
+/// note where Chromium is not installed (.ci/run installs it from Debian's packages).
+#[test]
+fn demo_report_renders_in_headless_chromium_offline() {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists());
+    let Some(chromium) = chromium else {
+        eprintln!("note: chromium not installed; screenshot check skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let shot = dir.path().join("report.png");
+    let page = common::repo().join("certificates/demo/report.html");
+    let o = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ])
+        .arg("--host-resolver-rules=MAP * ~NOTFOUND")
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--window-size=1100,3000")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let png = std::fs::read(&shot)
+        .unwrap_or_else(|_| panic!("no screenshot: {}", String::from_utf8_lossy(&o.stderr)));
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 50_000,
+        "screenshot of {} bytes",
+        png.len()
     );
 }

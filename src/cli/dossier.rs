@@ -267,7 +267,7 @@ pub struct CompareArgs {
 }
 
 pub fn compare_command(args: &CompareArgs) -> Result<()> {
-    let rows = crate::compare::compare(&args.spec, &args.models, &args.runtime.options())?;
+    let rows = crate::compare::compare(&args.spec, &args.models, &args.runtime.options(), true)?;
     let table = crate::compare::write_comparison(&args.out, &rows)?;
     print!("{table}");
     println!(

@@ -60,6 +60,8 @@ pub struct MethodResults {
 pub struct Results {
     pub smoothing: Option<MethodResults>,
     pub bounds: Option<MethodResults>,
+    /// Training regimes compared under the same spec (`[compare]`), bounds and attacks only.
+    pub compare: Option<serde_json::Value>,
     /// Reserved for graph (GNN) certificates.
     pub graph: Option<serde_json::Value>,
     /// Reserved for complete verification (branch and bound).

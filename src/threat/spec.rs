@@ -20,6 +20,16 @@ pub struct SpecFile {
     /// Model-risk documentation carried into the dossier.
     #[serde(default)]
     pub context: Option<crate::dossier::document::Context>,
+    /// Other models (e.g. training regimes) to compare in the dossier, bounds and attacks only.
+    #[serde(default)]
+    pub compare: Option<CompareSection>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareSection {
+    /// ONNX files of the same architecture; relative to the spec file's folder.
+    pub models: Vec<PathBuf>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
