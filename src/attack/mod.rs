@@ -108,6 +108,13 @@ pub fn confirm(
     Ok(None)
 }
 
+/// The random stream of one attack problem: depends only on the seed and the problem's stream.
+fn problem_rng(config: &AttackConfig, stream: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    rng.set_stream(stream);
+    rng
+}
+
 /// The attack objective: max over target classes of score[k] − score[label] (> 0 means the
 /// attack wins under exact arithmetic) and its gradient.
 fn objective(graph: &Graph, x: &[f64], label: usize, targets: &[usize]) -> (f64, Vec<f64>) {
@@ -138,8 +145,7 @@ pub fn pgd(
         targets,
         stream,
     } = *problem;
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    rng.set_stream(stream);
+    let mut rng = problem_rng(config, stream);
     let half: Vec<f64> = region
         .lo
         .iter()
@@ -194,8 +200,7 @@ pub fn black_box(
         targets,
         stream,
     } = *problem;
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    rng.set_stream(stream);
+    let mut rng = problem_rng(config, stream);
     let n = x0.len();
     let free: Vec<usize> = (0..n).filter(|&j| region.hi[j] > region.lo[j]).collect();
     let c = session.num_classes();

@@ -4,7 +4,7 @@
 //! admissible range gives a sound bound, so the optimisation only affects tightness; the best
 //! bound seen (CROWN's slopes included) is returned, never a looser one.
 
-use super::{F64_BOUND_REL_MARGIN, Region, crown_all, margin_spec};
+use super::{F64_BOUND_REL_MARGIN, Region, accumulate, crown_all, margin_spec};
 use crate::ir::Graph;
 use crate::ops::Interval;
 use nalgebra::DMatrix;
@@ -53,10 +53,7 @@ fn value_and_gradient(
         bias += step.bias[0];
         mass += step.bias_abs[0];
         for (&i, l) in node.inputs.iter().zip(step.inputs) {
-            match &mut acc[i] {
-                Some(a) => *a += l,
-                slot => *slot = Some(l),
-            }
+            accumulate(&mut acc[i], l);
         }
     }
     let region = &bounds[0];

@@ -48,6 +48,14 @@ pub fn ibp_all(graph: &Graph, region: &Region) -> Vec<Interval> {
     bounds
 }
 
+/// Adds `l` into an accumulated Λ (a value read by several nodes receives the sum).
+pub(crate) fn accumulate(slot: &mut Option<DMatrix<f64>>, l: DMatrix<f64>) {
+    match slot {
+        Some(a) => *a += l,
+        slot => *slot = Some(l),
+    }
+}
+
 /// Lower bounds of `spec · value(start)` over the region, by one backward pass through the
 /// nodes that produce `start`, using `bounds` for every earlier value.
 pub fn backward_lower(
@@ -93,10 +101,7 @@ fn propagate(
         bias += &step.bias;
         bias_abs += &step.bias_abs;
         for (&i, l) in node.inputs.iter().zip(step.inputs) {
-            match &mut acc[i] {
-                Some(a) => *a += l,
-                slot => *slot = Some(l),
-            }
+            accumulate(&mut acc[i], l);
         }
     }
     let region = &bounds[0];
@@ -198,10 +203,7 @@ fn crown_value(
         Some(step) => {
             let mut acc: Vec<Option<DMatrix<f64>>> = vec![None; v];
             for (&i, l) in node.inputs.iter().zip(step.inputs) {
-                match &mut acc[i] {
-                    Some(a) => *a += l,
-                    slot => *slot = Some(l),
-                }
+                accumulate(&mut acc[i], l);
             }
             propagate(graph, acc, step.bias, step.bias_abs, bounds, &[])
         }
