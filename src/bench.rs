@@ -3,6 +3,7 @@
 use crate::error::Result;
 use crate::pipeline::Prepared;
 use crate::smoothing::{SmoothingConfig, SmoothingMode, SmoothingRun, run_smoothing};
+use crate::util::median;
 use serde::Serialize;
 use std::time::Instant;
 
@@ -25,18 +26,6 @@ pub struct SmoothingBench {
     pub median_raw_per_second: f64,
     pub median_smoothing_per_second: f64,
     pub median_ratio: f64,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// Raw ONNX Runtime batch inference of `evaluations` rows (data rows tiled into batches),

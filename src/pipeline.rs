@@ -240,19 +240,6 @@ pub struct BoundsReport {
     pub seconds: f64,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
-}
-
 impl BoundsSummary {
     pub fn from_rows(
         rows: &[crate::bounds::verdict::RowVerdict],
@@ -278,7 +265,8 @@ impl BoundsSummary {
             );
             let scales: Vec<f64> = results.iter().filter_map(|x| x.certified_scale).collect();
             if !scales.is_empty() {
-                median_certified_scale_by_method.insert(m.name().to_string(), median(scales));
+                median_certified_scale_by_method
+                    .insert(m.name().to_string(), crate::util::median(scales));
             }
         }
         let has_amounts = rows.iter().all(|r| r.amount.is_some()) && !rows.is_empty();

@@ -12,6 +12,17 @@ pub struct FileHash {
     pub sha256: String,
 }
 
+/// Median of the values (mean of the middle two for an even count); NaN for none.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => 0.5 * (v[n / 2 - 1] + v[n / 2]),
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory is written,
 /// flushed to disk and renamed over the target, so readers see the old file or the new one,
 /// never a half-written one. The parent directory is created if missing.

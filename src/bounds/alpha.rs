@@ -121,16 +121,17 @@ pub fn alpha_margin_lower(
     let out = &bounds[graph.output];
     let mut defaults: Vec<Option<Vec<f64>>> = Vec::with_capacity(graph.nodes.len());
     let mut ranges: Vec<Option<Vec<(f64, f64)>>> = Vec::with_capacity(graph.nodes.len());
-    for node in &graph.nodes {
-        match node
-            .op
-            .default_slopes(&bounds[node.inputs[0].min(bounds.len() - 1)])
-        {
-            Some(s) if node.inputs[0] < bounds.len() => {
+    // Nodes after the output value (if any) never enter the bound: they get no slopes.
+    for (k, node) in graph.nodes.iter().enumerate() {
+        let slopes = (k < graph.output)
+            .then(|| node.op.default_slopes(&bounds[node.inputs[0]]))
+            .flatten();
+        match slopes {
+            Some(s) => {
                 defaults.push(Some(s.values));
                 ranges.push(Some(s.ranges));
             }
-            _ => {
+            None => {
                 defaults.push(None);
                 ranges.push(None);
             }
