@@ -39,7 +39,7 @@ pub enum Command {
     Compare(dossier::CompareArgs),
     /// Randomized smoothing (Cohen et al. 2019): certified radius or smoothed prediction per row.
     Smooth(smooth::SmoothArgs),
-    /// Deterministic bounds (IBP, CROWN) and attacks: verified / falsified / unknown per row.
+    /// Deterministic bounds (IBP, CROWN, alpha-CROWN) and attacks: verified / falsified / unknown per row.
     Bounds(bounds::BoundsArgs),
     /// Synthetic data sets.
     #[command(subcommand)]
