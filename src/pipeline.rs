@@ -64,9 +64,24 @@ pub fn prepare(
         amount: spec.spec.data.amount.clone(),
         ignore: spec.spec.data.ignore.clone(),
     };
-    let data = Dataset::from_csv(&data_path, &layout)?;
+    let relative_hint = |key: &str, given: &Path, e: Error| match e {
+        Error::MissingFile { path } if given.is_relative() => Error::spec(
+            key,
+            format!(
+                "{} does not exist (relative paths in a spec are resolved against the spec's folder, {})",
+                path.display(),
+                spec.path
+                    .parent()
+                    .map_or(".".into(), |p| p.display().to_string())
+            ),
+        ),
+        other => other,
+    };
+    let data = Dataset::from_csv(&data_path, &layout)
+        .map_err(|e| relative_hint("data.path", &spec.spec.data.path, e))?;
     let data_sha256 = sha256_hex(&std::fs::read(&data_path).map_err(|e| Error::io(&data_path, e))?);
-    let model = OnnxModel::load(&model_path, runtime)?;
+    let model = OnnxModel::load(&model_path, runtime)
+        .map_err(|e| relative_hint("model.path", &spec.spec.model.path, e))?;
     model.check_width(&data.features)?;
     let threat = ThreatModel::resolve(
         &spec.spec.threat,

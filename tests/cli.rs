@@ -254,3 +254,46 @@ fn keygen_certify_and_verify_through_the_binary_with_exit_codes() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("--force"), "{}", text(&o));
 }
+
+#[test]
+fn verify_reports_unusable_inputs_as_errors_not_as_an_invalid_dossier() {
+    let o = robcert(&[
+        "verify",
+        "certificates/demo",
+        "--pubkey",
+        "/nonexistent/pub.pem",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("/nonexistent/pub.pem does not exist") && !text(&o).contains("INVALID")
+    );
+    let o = robcert(&[
+        "verify",
+        "/nonexistent/dossier",
+        "--pubkey",
+        "certificates/demo/pub.pem",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn a_missing_relative_path_in_a_spec_says_where_it_was_looked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = common::write_spec(
+        dir.path(),
+        "[model]\npath = \"model.onnx\"\n[data]\npath = \"data.csv\"\nlabel = \"is_fraud\"\n[threat]\nmutable = { amount = 1.0 }\n",
+    );
+    let o = robcert(&[
+        "smooth",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let t = text(&o);
+    assert!(
+        t.contains("data.path") && t.contains("resolved against the spec's folder"),
+        "{t}"
+    );
+}

@@ -119,6 +119,16 @@ pub struct VerifyArgs {
 pub const INVALID: u8 = 1;
 
 pub fn verify_command(args: &VerifyArgs) -> Result<bool> {
+    // Unusable inputs are usage errors (exit 2), not verdicts on the dossier.
+    sign::load_verifying_key(&args.pubkey)?;
+    for p in [Some(&args.dir), args.model.as_ref(), args.data.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        if !p.exists() {
+            return Err(crate::Error::MissingFile { path: p.clone() });
+        }
+    }
     let options = VerifyOptions {
         dir: args.dir.clone(),
         pubkey: args.pubkey.clone(),

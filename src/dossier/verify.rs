@@ -48,7 +48,12 @@ fn same(a: f64, b: f64) -> bool {
 
 fn check_file(dir: &Path, f: &FileHash) -> Result<()> {
     let p = dir.join(&f.path);
-    let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+    let bytes = std::fs::read(&p).map_err(|e| {
+        fail(
+            dir,
+            format!("{} listed in the dossier cannot be read: {e}", f.path),
+        )
+    })?;
     let h = sha256_hex(&bytes);
     if h != f.sha256 {
         return Err(fail(
