@@ -4,7 +4,7 @@
 //! admissible range gives a sound bound, so the optimisation only affects tightness; the best
 //! bound seen (CROWN's slopes included) is returned, never a looser one.
 
-use super::{F64_BOUND_REL_MARGIN, Region, accumulate, crown_all, margin_spec};
+use super::{F64_BOUND_REL_MARGIN, Region, accumulate, crown_bounds, margin_spec};
 use crate::ir::Graph;
 use crate::ops::Interval;
 use nalgebra::DMatrix;
@@ -116,7 +116,7 @@ pub fn alpha_margin_lower(
     others: &[usize],
     config: &AlphaConfig,
 ) -> Vec<f64> {
-    let mut bounds = crown_all(graph, region);
+    let mut bounds = crown_bounds(graph, region, false);
     bounds.truncate(graph.output + 1);
     let out = &bounds[graph.output];
     let mut defaults: Vec<Option<Vec<f64>>> = Vec::with_capacity(graph.nodes.len());

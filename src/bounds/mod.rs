@@ -141,6 +141,12 @@ fn ibp_exact(graph: &Graph) -> Vec<bool> {
 /// Bounds of every value: IBP, with the inputs of nonlinear nodes (and the output) tightened by
 /// CROWN in topological order.
 pub fn crown_all(graph: &Graph, region: &Region) -> Vec<Interval> {
+    crown_bounds(graph, region, true)
+}
+
+/// As [`crown_all`]; `refine_output = false` leaves the output at its IBP bounds (for callers
+/// that bound a specification on the output directly, such as margins).
+pub fn crown_bounds(graph: &Graph, region: &Region, refine_output: bool) -> Vec<Interval> {
     let exact = ibp_exact(graph);
     // consumers[v]: the nonlinear nodes reading value v.
     let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); graph.nodes.len() + 1];
@@ -158,7 +164,8 @@ pub fn crown_all(graph: &Graph, region: &Region) -> Vec<Interval> {
         let inputs: Vec<&Interval> = node.inputs.iter().map(|&i| &bounds[i]).collect();
         let b = node.op.interval(&inputs);
         bounds.push(b);
-        if exact[v] || (consumers[v].is_empty() && v != graph.output) {
+        let refine_here = v == graph.output && refine_output;
+        if exact[v] || (consumers[v].is_empty() && !refine_here) {
             continue;
         }
         // Only elements whose relaxation depends on their bounds (e.g. ReLUs that IBP finds
@@ -166,7 +173,7 @@ pub fn crown_all(graph: &Graph, region: &Region) -> Vec<Interval> {
         let b = &bounds[v];
         let selected: Vec<usize> = (0..b.len())
             .filter(|&j| {
-                v == graph.output
+                refine_here
                     || consumers[v].iter().any(|&c| {
                         graph.nodes[c]
                             .op
@@ -266,7 +273,7 @@ pub fn margin_lower(
                 .collect()
         }
         Method::Crown => {
-            let mut bounds = crown_all(graph, region);
+            let mut bounds = crown_bounds(graph, region, false);
             bounds.truncate(graph.output + 1);
             let direct = backward_lower(graph, graph.output, spec, &bounds, &[]);
             let b = &bounds[graph.output];
