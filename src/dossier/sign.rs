@@ -250,41 +250,7 @@ pub fn fingerprint(key: &VerifyingKey) -> String {
 /// over `path`) with permissions 0600 on unix from the moment it is created, so the key is
 /// never readable by others, not even briefly.
 pub fn write_private_key(path: &Path, pem: &str) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let _ = std::fs::remove_file(&tmp);
-        let result = (|| {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(pem.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(Error::io(path, e));
-        }
-        Ok(())
-    }
-    #[cfg(not(unix))]
-    {
-        crate::util::atomic_write(path, pem.as_bytes())
-    }
+    crate::util::atomic_write_private(path, pem.as_bytes())
 }
 
 #[cfg(test)]
