@@ -44,6 +44,12 @@ pub enum Error {
         hint: String,
     },
 
+    #[error(
+        "model {path}: a row's output depends on the other rows of its batch ({message}); \
+         robcert certifies models that score each row on its own"
+    )]
+    BatchCoupled { path: PathBuf, message: String },
+
     #[error("ONNX Runtime failed while running {path}: {message}")]
     Inference { path: PathBuf, message: String },
 
@@ -129,6 +135,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the error says the bound engine cannot represent a model that ONNX Runtime runs
+    /// (unsupported ops or structure): the black-box methods still apply.
+    pub fn is_model_unsupported(&self) -> bool {
+        matches!(
+            self,
+            Error::UnsupportedOps { .. } | Error::OnnxGraph { .. } | Error::OnnxDecode { .. }
+        )
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         let path = path.into();
         if source.kind() == std::io::ErrorKind::NotFound {

@@ -34,6 +34,34 @@ pub const F32_TRANSCENDENTAL_ABS_ERROR: f64 = 2e-6;
 /// ~1e-15 relative error of a few hundred float64 operations).
 pub const F64_BOUND_REL_MARGIN: f64 = 1e-11;
 
+/// Largest finite float32. ONNX Runtime's float32 arithmetic overflows to ±inf (and then to
+/// NaN) beyond it, so a bound whose intermediate magnitudes may reach it is no bound at all.
+pub const F32_MAX: f64 = f32::MAX as f64;
+
+/// Smallest margin, in logits, between the certified class and every other class that
+/// guarantees the same strict order after ONNX Runtime's float32 Softmax. Softmax computes
+/// `e_i = exp(z_i − max)` with an approximate exponential (MLAS; relative error a few ulps)
+/// and `p_i = e_i · (1 / Σ e)`, which is monotone in `e_i` but can round two close `e_i` to the
+/// same `p_i` (a tie, which argmax breaks toward the lower index) or, through the exponential's
+/// error, reverse them. The certified class has `e = exp(0)`, every other class
+/// `e ≤ exp(−d)`; `p_label > p_k` is guaranteed when `exp(d·(1 − u)) > (1 + ε)(1 + 3u)/(1 − ε)`
+/// with `ε` the exponential's relative error. With `ε ≤ 2e-6` (measured ≤ 3e-7 on ONNX Runtime
+/// 1.32, `tests/soundness_adversarial.rs`), `d ≥ 1e-5` is enough with room to spare.
+pub const SOFTMAX_ORDER_MARGIN: f64 = 1e-5;
+
+/// Units of float32 rounding allowed on a constant that ONNX Runtime folds itself at run time
+/// (BatchNormalization's `scale / sqrt(var + ε)` takes four float32 operations): 2 × 4.
+pub const F32_FOLDED_SCALE_ULPS: f64 = 8.0;
+
+/// Units of float32 rounding allowed on BatchNormalization's folded shift
+/// `B − mean · scale'` relative to `|B| + |mean · scale'|` (six operations on the way, ×2).
+pub const F32_FOLDED_SHIFT_ULPS: f64 = 12.0;
+
+/// Whether a magnitude bound on float32 intermediates stays finite in float32.
+pub fn f32_finite(magnitude: f64) -> bool {
+    magnitude < F32_MAX
+}
+
 /// Textbook bound γ_n = n·u / (1 − n·u) on the relative error of an n-term float32 dot product.
 pub fn f32_gamma(n: usize) -> f64 {
     let nu = n as f64 * F32_UNIT_ROUNDOFF;

@@ -57,6 +57,10 @@ pub fn prepare(
     runtime: &RuntimeConfig,
 ) -> Result<Prepared> {
     let spec = LoadedSpec::load(spec_path)?;
+    let runtime = &RuntimeConfig {
+        optimization: spec.spec.model.ort_optimization,
+        ..runtime.clone()
+    };
     let data_path = overrides.data.clone().unwrap_or_else(|| spec.data_path());
     let model_path = overrides.model.clone().unwrap_or_else(|| spec.model_path());
     let layout = DataLayout {
@@ -222,6 +226,9 @@ pub struct BoundsJob {
 /// Aggregates of a bounds run.
 #[derive(Clone, Debug, Serialize)]
 pub struct BoundsSummary {
+    /// A method verifies a row when its margin lower bound exceeds this (0 for raw scores, the
+    /// Softmax tie margin after a final Softmax).
+    pub margin_threshold: f64,
     pub rows: usize,
     pub target_rows: usize,
     pub clean_accuracy: f64,
@@ -251,14 +258,33 @@ pub struct BoundsReport {
     pub threat: ThreatModel,
     pub bounds: crate::bounds::verdict::BoundsConfig,
     pub attack: Option<crate::attack::AttackConfig>,
+    /// What the bound engine certified: the graph ONNX Runtime executes, or why it could not.
+    pub network: NetworkInfo,
     pub summary: BoundsSummary,
     pub seconds: f64,
 }
 
+/// The network the bound methods ran on.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct NetworkInfo {
+    /// ONNX Runtime and its graph optimisation level (the executed graph depends on both).
+    pub runtime: crate::runtime::RuntimeInfo,
+    /// SHA-256 of the optimised ONNX graph ONNX Runtime saved for these session options: the
+    /// graph the bounds are about. `None` when the bound engine could not import it.
+    pub executed_graph_sha256: Option<String>,
+    /// `identity` or `softmax` (a final Softmax/LogSoftmax whose order the margins must survive).
+    pub output_transform: Option<String>,
+    /// Why the bound methods did not run (only the black-box attack did), if so.
+    pub fallback: Option<String>,
+}
+
 impl BoundsSummary {
+    /// `margin_threshold`: what a margin bound had to exceed to verify (see
+    /// [`crate::ir::OutputTransform::margin_threshold`]).
     pub fn from_rows(
         rows: &[crate::bounds::verdict::RowVerdict],
         methods: &[crate::bounds::Method],
+        margin_threshold: f64,
     ) -> BoundsSummary {
         use crate::bounds::verdict::VerdictKind as V;
         let target: Vec<_> = rows
@@ -295,6 +321,7 @@ impl BoundsSummary {
             })
         };
         BoundsSummary {
+            margin_threshold,
             rows: rows.len(),
             target_rows: target.len(),
             clean_accuracy: rows.iter().filter(|r| r.base_prediction == r.label).count() as f64
@@ -311,6 +338,13 @@ impl BoundsSummary {
     }
 }
 
+/// The bound engine's IR of the graph ONNX Runtime executes for `model` (see
+/// [`OnnxModel::executed_graph`]), with that graph's SHA-256.
+pub fn load_network(model: &OnnxModel) -> Result<(crate::ir::Graph, String)> {
+    let (onnx, sha) = model.executed_graph()?;
+    Ok((crate::onnx::import::import(&onnx)?, sha))
+}
+
 /// Runs bounds, attacks and verdicts on every selected row, in parallel over rows (one ONNX
 /// Runtime session per worker). Rows are independent and seeded by index: results do not depend
 /// on the number of workers.
@@ -322,16 +356,37 @@ pub fn bounds(
     use crate::bounds::verdict::{VerdictContext, judge_row};
     job.bounds.validate()?;
     let start = std::time::Instant::now();
-    let onnx = crate::onnx::load(&prepared.model.path)?;
-    let graph = match crate::onnx::import::import(&onnx) {
-        Ok(g) => Some(g),
-        // The bound engine cannot parse the model: attacks still run through ONNX Runtime.
-        Err(e @ Error::UnsupportedOps { .. }) if job.attack.is_some() => {
+    let runtime = crate::runtime::runtime_info(prepared.model.runtime_config())?;
+    let (graph, mut network) = match load_network(&prepared.model) {
+        Ok((graph, sha)) => {
+            let transform = match graph.output_transform {
+                crate::ir::OutputTransform::Identity => "identity",
+                crate::ir::OutputTransform::Softmax { .. } => "softmax",
+            };
+            (
+                Some(graph),
+                NetworkInfo {
+                    runtime,
+                    executed_graph_sha256: Some(sha),
+                    output_transform: Some(transform.into()),
+                    fallback: None,
+                },
+            )
+        }
+        // The bound engine cannot represent the model: attacks still run through ONNX Runtime.
+        Err(e) if job.attack.is_some() && e.is_model_unsupported() => {
             eprintln!(
-                "warning: {e}
-  continuing with the black-box attack only: rows can be falsified, not verified"
+                "warning: {e}\n  continuing with the black-box attack only: rows can be falsified, not verified"
             );
-            None
+            (
+                None,
+                NetworkInfo {
+                    runtime,
+                    executed_graph_sha256: None,
+                    output_transform: None,
+                    fallback: Some(e.to_string()),
+                },
+            )
         }
         Err(e) => return Err(e),
     };
@@ -346,11 +401,15 @@ pub fn bounds(
             hint: "the bound engine reads the input width from the ONNX graph".into(),
         });
     }
+    if graph.is_none() {
+        network.output_transform = None;
+    }
     let base = crate::smoothing::certify::base_predictions(&prepared.model, &prepared.data, 4096)?;
     let n = options
         .limit
         .unwrap_or(usize::MAX)
         .min(prepared.data.rows());
+    let threshold = graph.as_ref().map_or(0.0, |g| g.margin_threshold());
     let ctx = VerdictContext {
         graph: graph.as_ref(),
         threat: &prepared.threat,
@@ -418,7 +477,8 @@ pub fn bounds(
         threat: prepared.threat.clone(),
         bounds: job.bounds.clone(),
         attack: job.attack.clone(),
-        summary: BoundsSummary::from_rows(&rows, &job.bounds.methods),
+        network,
+        summary: BoundsSummary::from_rows(&rows, &job.bounds.methods, threshold),
         seconds: start.elapsed().as_secs_f64(),
     };
     Ok((report, rows))

@@ -241,7 +241,8 @@ fn unsupported_ops_are_all_listed_with_their_node_names() {
             .named_node("the_relu", "Relu", &["a"], &["b"], vec![])
             .named_node("an_erf", "Erf", &["b"], &["c"], vec![])
             .named_node("squared", "Mul", &["x", "x"], &["d"], vec![])
-            .output("c", &[None, Some(3)]),
+            .named_node("sum", "Add", &["c", "d"], &["e"], vec![])
+            .output("e", &[None, Some(3)]),
     );
     for needed in [
         "op `Sin` in node `first_sin`",
@@ -257,6 +258,40 @@ fn unsupported_ops_are_all_listed_with_their_node_names() {
     );
     let exotic = import(&load(&common::fixture("exotic_ops.onnx")).unwrap()).unwrap_err();
     assert!(matches!(exotic, Error::UnsupportedOps { .. }), "{exotic}");
+}
+
+#[test]
+fn nodes_the_certified_output_does_not_read_are_pruned_not_reported() {
+    // A label branch (ArgMax → Cast) and an unused NaN initializer next to the scores.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.onnx");
+    let bytes = ModelBuilder::new(17)
+        .input("x", ElemType::F32, &[None, Some(2)])
+        .initializer("W", &[2, 2], &[1.0, 2.0, -1.0, 0.5])
+        .initializer("unused", &[1], &[f32::NAN])
+        .node("MatMul", &["x", "W"], &["scores"], vec![])
+        .named_node(
+            "label_argmax",
+            "ArgMax",
+            &["scores"],
+            &["idx"],
+            vec![("axis", Attribute::Int(1))],
+        )
+        .named_node(
+            "label_cast",
+            "Cast",
+            &["idx"],
+            &["label"],
+            vec![("to", Attribute::Int(1))],
+        )
+        .named_node("odd", "Mul", &["unused", "x"], &["junk"], vec![])
+        .output("scores", &[None, Some(2)])
+        .output("label", &[None])
+        .output("junk", &[None, Some(2)])
+        .encode();
+    std::fs::write(&p, bytes).unwrap();
+    let graph = import(&load(&p).unwrap()).unwrap();
+    assert_eq!(graph.nodes.len(), 1, "only the MatMul is imported");
 }
 
 #[test]

@@ -131,7 +131,8 @@ fn objective(graph: &Graph, x: &[f64], label: usize, targets: &[usize]) -> (f64,
 }
 
 /// PGD (Madry et al. 2018) in the region with signed gradients scaled per feature, from the
-/// clean point and `restarts` random starts; each restart's best point is confirmed by ONNX Runtime.
+/// clean point and `restarts` random starts; each restart's best point and final iterate are
+/// confirmed by ONNX Runtime.
 pub fn pgd(
     graph: &Graph,
     session: &mut ModelSession,
@@ -177,6 +178,9 @@ pub fn pgd(
             }
             region.project(&mut x);
         }
+        // Both the best point on the float64 IR and the final iterate go to ONNX Runtime: where
+        // the IR and the float32 model disagree near a decision boundary, either may win.
+        candidates.push(to_f32_inside(&x, region));
         let (value, _) = objective(graph, &x, label, targets);
         if value > best.0 {
             best = (value, x);

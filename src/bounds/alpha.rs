@@ -4,7 +4,10 @@
 //! admissible range gives a sound bound, so the optimisation only affects tightness; the best
 //! bound seen (CROWN's slopes included) is returned, never a looser one.
 
-use super::{F64_BOUND_REL_MARGIN, Region, accumulate, crown_bounds, margin_spec};
+use super::{
+    F64_BOUND_REL_MARGIN, MarginBounds, Region, accumulate, crown_bounds, margin_from_intervals,
+    margin_spec, poisoned, unbounded_margins,
+};
 use crate::ir::Graph;
 use crate::ops::Interval;
 use nalgebra::DMatrix;
@@ -28,13 +31,16 @@ impl Default for AlphaConfig {
     }
 }
 
-/// The lower bound of one specification row and its gradient with respect to every free slope.
+/// The lower bound of one specification row, its gradient with respect to every free slope, and
+/// the corner of the region that minimises the final linear bound.
+type ValueGradient = (f64, Vec<Option<Vec<f64>>>, Vec<f64>);
+
 fn value_and_gradient(
     graph: &Graph,
     spec: &DMatrix<f64>,
     bounds: &[Interval],
     slopes: &[Option<Vec<f64>>],
-) -> (f64, Vec<Option<Vec<f64>>>) {
+) -> ValueGradient {
     let start = graph.output;
     let mut acc: Vec<Option<DMatrix<f64>>> = vec![None; start + 1];
     let mut recorded: Vec<Option<Vec<f64>>> = vec![None; start + 1];
@@ -79,7 +85,7 @@ fn value_and_gradient(
 
     // Relaxed forward pass from the minimising corner: h[v] is ∂(bound)/∂Λ at value v.
     let mut h: Vec<Vec<f64>> = Vec::with_capacity(start + 1);
-    h.push(corner);
+    h.push(corner.clone());
     let mut grads: Vec<Option<Vec<f64>>> = vec![None; graph.nodes.len()];
     for k in 0..start {
         let node = &graph.nodes[k];
@@ -104,19 +110,22 @@ fn value_and_gradient(
             .relaxed_forward(&h_in, lambda_out, &inputs, slopes[k].as_deref());
         h.push(out);
     }
-    (value, grads)
+    (value, grads, corner)
 }
 
 /// Lower bounds of `score[label] − score[k]` for each `k` in `others`, by alpha-CROWN; each is at
-/// least CROWN's bound for the same row.
-pub fn alpha_margin_lower(
+/// least CROWN's bound for the same row. The corners are those of the best bound found.
+pub fn alpha_margin_bounds(
     graph: &Graph,
     region: &Region,
     label: usize,
     others: &[usize],
     config: &AlphaConfig,
-) -> Vec<f64> {
+) -> MarginBounds {
     let mut bounds = crown_bounds(graph, region, false);
+    if poisoned(&bounds, graph.output) {
+        return unbounded_margins(others);
+    }
     bounds.truncate(graph.output + 1);
     let out = &bounds[graph.output];
     let mut defaults: Vec<Option<Vec<f64>>> = Vec::with_capacity(graph.nodes.len());
@@ -138,34 +147,44 @@ pub fn alpha_margin_lower(
         }
     }
     let any_free = ranges.iter().flatten().flatten().any(|(a, b)| a < b);
-    others
-        .iter()
-        .map(|&k| {
-            let spec = margin_spec(graph.output_size(), label, &[k]);
-            let from_intervals = out.lo[label]
-                - out.hi[k]
-                - F64_BOUND_REL_MARGIN * (out.lo[label].abs() + out.hi[k].abs());
-            let mut slopes = defaults.clone();
-            let (mut best, _) = value_and_gradient(graph, &spec, &bounds, &slopes);
-            if any_free {
-                for it in 0..config.iterations {
-                    let (value, grads) = value_and_gradient(graph, &spec, &bounds, &slopes);
-                    best = best.max(value);
-                    let eta = config.step * (1.0 - it as f64 / config.iterations as f64);
-                    for ((s, g), r) in slopes.iter_mut().zip(&grads).zip(&ranges) {
-                        if let (Some(s), Some(g), Some(r)) = (s.as_mut(), g, r) {
-                            for j in 0..s.len() {
-                                let (a, b) = r[j];
-                                if a < b && g[j] != 0.0 {
-                                    s[j] = (s[j] + eta * (b - a) * g[j].signum()).clamp(a, b);
-                                }
+    let mut lower = Vec::with_capacity(others.len());
+    let mut corners = Vec::with_capacity(others.len());
+    for &k in others {
+        let spec = margin_spec(graph.output_size(), label, &[k]);
+        let mut slopes = defaults.clone();
+        let (mut best, _, mut best_corner) = value_and_gradient(graph, &spec, &bounds, &slopes);
+        let keep = |value: f64, corner: Vec<f64>, best: &mut f64, at: &mut Vec<f64>| {
+            if value > *best {
+                *best = value;
+                *at = corner;
+            }
+        };
+        if any_free {
+            for it in 0..config.iterations {
+                let (value, grads, corner) = value_and_gradient(graph, &spec, &bounds, &slopes);
+                keep(value, corner, &mut best, &mut best_corner);
+                let eta = config.step * (1.0 - it as f64 / config.iterations as f64);
+                for ((s, g), r) in slopes.iter_mut().zip(&grads).zip(&ranges) {
+                    if let (Some(s), Some(g), Some(r)) = (s.as_mut(), g, r) {
+                        for j in 0..s.len() {
+                            let (a, b) = r[j];
+                            if a < b && g[j] != 0.0 {
+                                s[j] = (s[j] + eta * (b - a) * g[j].signum()).clamp(a, b);
                             }
                         }
                     }
                 }
-                best = best.max(value_and_gradient(graph, &spec, &bounds, &slopes).0);
             }
-            best.max(from_intervals)
-        })
-        .collect()
+            let (value, _, corner) = value_and_gradient(graph, &spec, &bounds, &slopes);
+            keep(value, corner, &mut best, &mut best_corner);
+        }
+        let from_intervals = margin_from_intervals(out, label, k);
+        lower.push(if best > from_intervals {
+            best
+        } else {
+            from_intervals
+        });
+        corners.push(best_corner);
+    }
+    MarginBounds { lower, corners }
 }

@@ -3,7 +3,7 @@
 //! plus each method's margin lower bound, the largest budget scale each method certifies and the
 //! smallest scale at which the attack succeeds (the certified-vs-empirical bracket).
 
-use super::{Method, Region, margin_lower};
+use super::{Method, Region, margin_bounds};
 use crate::attack::{AttackConfig, AttackMethod, AttackProblem, Counterexample, black_box, pgd};
 use crate::error::{Error, Result};
 use crate::ir::Graph;
@@ -155,16 +155,28 @@ pub fn attack_targets(target: &Target, label: usize, classes: usize) -> Vec<usiz
     }
 }
 
+/// Whether `method` proves the label over the region: every margin lower bound exceeds the
+/// graph's margin threshold (0 for raw scores; the Softmax tie margin after a final Softmax).
+/// Returns the verdict, the worst margin bound (`−inf` when any bound is not a number or
+/// unbounded) and the corners where the bounds are approached, for the safety net.
 fn verifies(
     graph: &Graph,
     region: &Region,
     method: Method,
     label: usize,
     targets: &[usize],
-) -> (bool, f64) {
-    let margins = margin_lower(graph, region, method, label, targets);
-    let worst = margins.iter().copied().fold(f64::INFINITY, f64::min);
-    (worst > 0.0, worst)
+) -> (bool, f64, Vec<Vec<f64>>) {
+    let bounds = margin_bounds(graph, region, method, label, targets);
+    let worst = worst_margin(&bounds.lower);
+    (worst > graph.margin_threshold(), worst, bounds.corners)
+}
+
+/// The smallest margin bound; `−inf` if any is NaN (a NaN proves nothing) or there are none.
+pub fn worst_margin(margins: &[f64]) -> f64 {
+    if margins.is_empty() || margins.iter().any(|m| m.is_nan()) {
+        return f64::NEG_INFINITY;
+    }
+    margins.iter().copied().fold(f64::INFINITY, f64::min)
 }
 
 fn run_attack(
@@ -215,9 +227,17 @@ pub fn judge_row(
     } else {
         &[]
     };
+    // Points the bounds single out, checked through ONNX Runtime with the attack's candidates:
+    // an unsound bound would show up as a counterexample at one of them.
+    let mut witnesses: Vec<Vec<f32>> = Vec::new();
     for &method in methods {
         let graph = ctx.graph.expect("methods run only with a graph");
-        let (verified, worst) = verifies(graph, &region, method, label, &targets);
+        let (verified, worst, corners) = verifies(graph, &region, method, label, &targets);
+        witnesses.extend(
+            corners
+                .iter()
+                .map(|c| crate::attack::to_f32_inside(c, &region)),
+        );
         row.methods.push(MethodResult {
             method,
             margin_lower: worst,
@@ -240,7 +260,10 @@ pub fn judge_row(
     let found = if clean_counterexample {
         crate::attack::confirm(session, &[x.to_vec()], &targets)?
     } else {
-        run_attack(ctx, session, &problem)?
+        match crate::attack::confirm(session, &witnesses, &targets)? {
+            Some(ce) => Some(ce),
+            None => run_attack(ctx, session, &problem)?,
+        }
     };
     if let Some(ce) = found {
         if let Some(method) = row.verified_by {

@@ -33,6 +33,7 @@ impl RuntimeArgs {
             runtime: RuntimeConfig {
                 intra_threads: self.intra_threads.max(1),
                 library: self.ort_lib.clone(),
+                ..RuntimeConfig::default()
             },
             progress: !self.quiet,
             limit: None,

@@ -208,11 +208,24 @@ pub fn verify(options: &VerifyOptions) -> Result<VerifyReport> {
     let mut bounds_summary: Option<BoundsSummary> = None;
     if let (Some(res), Some(config)) = (&dossier.results.bounds, &dossier.methods.bounds) {
         let rows = rows::read_bounds(&dir.join(&res.rows.path), &config.methods)?;
+        let threshold = res
+            .summary
+            .get("margin_threshold")
+            .and_then(|v| v.as_f64())
+            .filter(|t| [0.0, crate::numerics::SOFTMAX_ORDER_MARGIN].contains(t))
+            .ok_or_else(|| {
+                fail(
+                    dir,
+                    "the bounds summary's margin_threshold is missing or not one robcert uses",
+                )
+            })?;
         for r in &rows {
             let ok = match r.verdict {
                 VerdictKind::Verified => {
                     r.counterexample.is_none()
-                        && r.methods.iter().any(|m| m.verified && m.margin_lower > 0.0)
+                        && r.methods
+                            .iter()
+                            .any(|m| m.verified && m.margin_lower > threshold)
                 }
                 VerdictKind::Falsified => {
                     r.counterexample.is_some() && !r.methods.iter().any(|m| m.verified)
@@ -225,7 +238,7 @@ pub fn verify(options: &VerifyOptions) -> Result<VerifyReport> {
             let margins_ok = r
                 .methods
                 .iter()
-                .all(|m| m.verified == (m.margin_lower > 0.0));
+                .all(|m| m.verified == (m.margin_lower > threshold));
             if !ok || !margins_ok {
                 return Err(fail(
                     dir,
@@ -237,7 +250,7 @@ pub fn verify(options: &VerifyOptions) -> Result<VerifyReport> {
                 ));
             }
         }
-        let summary = BoundsSummary::from_rows(&rows, &config.methods);
+        let summary = BoundsSummary::from_rows(&rows, &config.methods, threshold);
         if serde_json::to_value(&summary).ok().as_ref() != Some(&res.summary) {
             return Err(fail(
                 dir,

@@ -25,10 +25,32 @@ pub struct Graph {
     /// Elements of one row of the input.
     pub input_size: usize,
     pub nodes: Vec<Node>,
-    /// The value whose elements are the class scores.
+    /// The value whose elements are the class scores robcert bounds.
     pub output: ValueId,
-    /// Trailing ops dropped because they do not change the argmax (e.g. Softmax), by node name.
-    pub dropped_tail: Vec<String>,
+    /// What ONNX Runtime applies to those scores before robcert reads the class (argmax).
+    pub output_transform: OutputTransform,
+}
+
+/// An order-preserving map between the bounded scores and the model's output.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OutputTransform {
+    /// The bounded value is the model's output.
+    Identity,
+    /// A final Softmax over the class axis (node name), feeding nothing but the output. It keeps
+    /// the order of the scores, but in float32 it can round close scores to equal probabilities,
+    /// so a margin must exceed [`crate::numerics::SOFTMAX_ORDER_MARGIN`] to prove the class.
+    Softmax { node: String },
+}
+
+impl OutputTransform {
+    /// The margin `score[label] − score[k]` must exceed this to prove that ONNX Runtime's output
+    /// ranks `label` strictly above `k` (so no tie, whatever the tie-breaking).
+    pub fn margin_threshold(&self) -> f64 {
+        match self {
+            OutputTransform::Identity => 0.0,
+            OutputTransform::Softmax { .. } => crate::numerics::SOFTMAX_ORDER_MARGIN,
+        }
+    }
 }
 
 impl Graph {
@@ -42,6 +64,11 @@ impl Graph {
 
     pub fn output_size(&self) -> usize {
         self.value_size(self.output)
+    }
+
+    /// See [`OutputTransform::margin_threshold`].
+    pub fn margin_threshold(&self) -> f64 {
+        self.output_transform.margin_threshold()
     }
 
     /// All values for input `x`, in float64.

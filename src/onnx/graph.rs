@@ -27,6 +27,10 @@ pub struct OnnxGraph {
     pub outputs: Vec<ValueInfo>,
     /// Initializers plus the folded outputs of `Constant` nodes, by name.
     pub initializers: BTreeMap<String, Tensor>,
+    /// Initializers robcert cannot represent (e.g. FLOAT16 or UINT8 tensors), by name, with the
+    /// reason: a model that never uses them in the part robcert reads still imports; one that
+    /// does gets the reason in its error.
+    pub undecodable: BTreeMap<String, String>,
     /// Nodes in file order, without the `Constant` nodes.
     pub nodes: Vec<Node>,
 }
@@ -131,6 +135,7 @@ pub enum TensorData {
     F64(Vec<f64>),
     I64(Vec<i64>),
     I32(Vec<i32>),
+    Bool(Vec<bool>),
 }
 
 impl Tensor {
@@ -141,6 +146,7 @@ impl Tensor {
             TensorData::F64(v) => v.len(),
             TensorData::I64(v) => v.len(),
             TensorData::I32(v) => v.len(),
+            TensorData::Bool(v) => v.len(),
         }
     }
 
@@ -156,6 +162,7 @@ impl Tensor {
             TensorData::F64(_) => ElemType::F64,
             TensorData::I64(_) => ElemType::I64,
             TensorData::I32(_) => ElemType::I32,
+            TensorData::Bool(_) => ElemType::Bool,
         }
     }
 
@@ -166,6 +173,7 @@ impl Tensor {
             TensorData::F64(v) => v.clone(),
             TensorData::I64(v) => v.iter().map(|&x| x as f64).collect(),
             TensorData::I32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            TensorData::Bool(v) => v.iter().map(|&x| f64::from(u8::from(x))).collect(),
         }
     }
 
@@ -174,6 +182,7 @@ impl Tensor {
         match &self.data {
             TensorData::I64(v) => Some(v.clone()),
             TensorData::I32(v) => Some(v.iter().map(|&x| i64::from(x)).collect()),
+            TensorData::Bool(v) => Some(v.iter().map(|&x| i64::from(x)).collect()),
             TensorData::F32(_) | TensorData::F64(_) => None,
         }
     }
@@ -208,6 +217,8 @@ pub enum Attribute {
     String(String),
     Floats(Vec<f32>),
     Ints(Vec<i64>),
+    /// A `STRINGS` attribute, each decoded as UTF-8 (invalid bytes replaced).
+    Strings(Vec<String>),
     Tensor(Tensor),
     /// Any other attribute kind (graphs, string lists, ...) or a tensor robcert cannot decode;
     /// holds the ONNX attribute type name, plus the reason for tensors.
@@ -289,12 +300,26 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<OnnxGraph> {
     };
 
     let mut initializers = BTreeMap::new();
+    let mut undecodable = BTreeMap::new();
     for tensor in &graph.initializer {
         if tensor.name.is_empty() {
             return Err(graph_error("an initializer has no name".into()));
         }
+        if let Some(why) = unrepresentable(tensor) {
+            if undecodable.insert(tensor.name.clone(), why).is_some()
+                || initializers.contains_key(&tensor.name)
+            {
+                return Err(graph_error(format!(
+                    "initializer `{}` is defined twice",
+                    tensor.name
+                )));
+            }
+            continue;
+        }
         let value = convert_tensor(tensor, &tensor.name).map_err(graph_error)?;
-        if initializers.insert(tensor.name.clone(), value).is_some() {
+        if undecodable.contains_key(&tensor.name)
+            || initializers.insert(tensor.name.clone(), value).is_some()
+        {
             return Err(graph_error(format!(
                 "initializer `{}` is defined twice",
                 tensor.name
@@ -369,6 +394,7 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<OnnxGraph> {
         inputs,
         outputs,
         initializers,
+        undecodable,
         nodes,
     })
 }
@@ -405,6 +431,20 @@ fn convert_value_info(info: &proto::ValueInfoProto) -> Result<ValueInfo, String>
     })
 }
 
+/// Why robcert cannot represent a tensor that is otherwise well formed (an element type it does
+/// not read, or data stored outside the file); `None` when it can.
+fn unrepresentable(tensor: &proto::TensorProto) -> Option<String> {
+    if tensor.data_location == proto::DATA_LOCATION_EXTERNAL || !tensor.external_data.is_empty() {
+        return Some("its data is stored outside the ONNX file (external data)".into());
+    }
+    match ElemType::from_code(tensor.data_type) {
+        ElemType::F32 | ElemType::F64 | ElemType::I64 | ElemType::I32 | ElemType::Bool => None,
+        other => Some(format!(
+            "element type {other} is not supported by robcert (FLOAT, DOUBLE, INT32, INT64, BOOL)"
+        )),
+    }
+}
+
 /// Converts a `TensorProto`; `label` names it in error messages.
 fn convert_tensor(tensor: &proto::TensorProto, label: &str) -> Result<Tensor, String> {
     if tensor.data_location == proto::DATA_LOCATION_EXTERNAL || !tensor.external_data.is_empty() {
@@ -437,6 +477,10 @@ fn convert_tensor(tensor: &proto::TensorProto, label: &str) -> Result<Tensor, St
         ElemType::I32 if !raw.is_empty() => {
             TensorData::I32(from_le(raw, label, i32::from_le_bytes)?)
         }
+        ElemType::Bool if !raw.is_empty() => {
+            TensorData::Bool(raw.iter().map(|&b| b != 0).collect())
+        }
+        ElemType::Bool => TensorData::Bool(tensor.int32_data.iter().map(|&b| b != 0).collect()),
         ElemType::F32 => TensorData::F32(tensor.float_data.clone()),
         ElemType::F64 => TensorData::F64(tensor.double_data.clone()),
         ElemType::I64 => TensorData::I64(tensor.int64_data.clone()),
@@ -451,7 +495,7 @@ fn convert_tensor(tensor: &proto::TensorProto, label: &str) -> Result<Tensor, St
         other => {
             return Err(format!(
                 "tensor `{label}` has element type {other}, which robcert does not support \
-                 (supported: FLOAT, DOUBLE, INT32, INT64)"
+                 (supported: FLOAT, DOUBLE, INT32, INT64, BOOL)"
             ));
         }
     };
@@ -531,6 +575,12 @@ fn convert_attribute(attr: &proto::AttributeProto) -> Attribute {
         attribute_type::STRING => Attribute::String(String::from_utf8_lossy(&attr.s).into_owned()),
         attribute_type::FLOATS => Attribute::Floats(attr.floats.clone()),
         attribute_type::INTS => Attribute::Ints(attr.ints.clone()),
+        attribute_type::STRINGS => Attribute::Strings(
+            attr.strings
+                .iter()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .collect(),
+        ),
         attribute_type::TENSOR => {
             let label = match attr.t.as_ref() {
                 Some(t) if !t.name.is_empty() => t.name.clone(),
@@ -709,14 +759,21 @@ mod tests {
 
     #[test]
     fn external_float16_and_string_tensors_give_clear_errors() {
+        // Initializers robcert cannot represent do not stop decoding: they are listed with the
+        // reason, which an import that reads them reports.
         let mut t = f32_tensor("big", &[2]);
         t.data_location = proto::DATA_LOCATION_EXTERNAL;
+        let mut half_init = f32_tensor("half", &[1]);
+        half_init.data_type = data_type::FLOAT16;
+        half_init.int32_data = vec![0x3c00];
         let bytes = model_with(proto::GraphProto {
-            initializer: vec![t],
+            initializer: vec![t, half_init],
             ..Default::default()
         });
-        let e = graph_message(decode(Path::new("m.onnx"), &bytes));
-        assert_eq!(e, "external tensor data is not supported: tensor `big`");
+        let g = decode(Path::new("m.onnx"), &bytes).unwrap();
+        assert!(g.initializers.is_empty());
+        assert!(g.undecodable["big"].contains("external data"), "{g:?}");
+        assert!(g.undecodable["half"].contains("FLOAT16"), "{g:?}");
 
         let half = proto::TensorProto {
             name: "h".into(),

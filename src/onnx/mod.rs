@@ -4,6 +4,7 @@
 //! This module only translates the file format; nothing outside it sees protobuf types, and
 //! the intermediate representation never depends on it.
 
+pub mod batch;
 mod graph;
 pub mod import;
 mod proto;

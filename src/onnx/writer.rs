@@ -177,6 +177,7 @@ fn tensor_proto(name: &str, tensor: &Tensor) -> proto::TensorProto {
         TensorData::F64(v) => (data_type::DOUBLE, le_bytes(v, |x| x.to_le_bytes())),
         TensorData::I64(v) => (data_type::INT64, le_bytes(v, |x| x.to_le_bytes())),
         TensorData::I32(v) => (data_type::INT32, le_bytes(v, |x| x.to_le_bytes())),
+        TensorData::Bool(v) => (data_type::BOOL, v.iter().map(|&b| u8::from(b)).collect()),
     };
     proto::TensorProto {
         dims: tensor.dims.iter().map(|&d| to_i64(d)).collect(),
@@ -202,6 +203,12 @@ fn attribute_proto(name: &str, value: Attribute) -> proto::AttributeProto {
         Attribute::String(v) => (attr.r#type, attr.s) = (attribute_type::STRING, v.into_bytes()),
         Attribute::Floats(v) => (attr.r#type, attr.floats) = (attribute_type::FLOATS, v),
         Attribute::Ints(v) => (attr.r#type, attr.ints) = (attribute_type::INTS, v),
+        Attribute::Strings(v) => {
+            (attr.r#type, attr.strings) = (
+                attribute_type::STRINGS,
+                v.into_iter().map(String::into_bytes).collect(),
+            );
+        }
         Attribute::Tensor(t) => {
             (attr.r#type, attr.t) = (attribute_type::TENSOR, Some(tensor_proto("", &t)));
         }

@@ -1,50 +1,104 @@
-//! Linear operators: `Affine` (y = W·x + b; Gemm, MatMul, Add/Sub/Mul/Div by constants,
-//! BatchNormalization) and `LinearSum` (y = Σ_k c_k·x_k over variable inputs; Add/Sub of two
-//! tensors).
+//! Linear operators: `Affine` (y = W·x + b; Gemm, MatMul, FusedGemm, FusedMatMul),
+//! `Diagonal` (y = s ⊙ x + t; Add/Sub/Mul/Div by constants, BatchNormalization) and `LinearSum`
+//! (y = Σ_k c_k·x_k over variable inputs; Add/Sub of two tensors).
 //!
 //! Float32 soundness: ONNX Runtime computes each output as a float32 dot product of n terms
-//! plus a bias. Its error is at most γ_{n+2}·(Σ_i |W_ji|·|x_i| + |b_j|) (Higham, Accuracy and
-//! Stability of Numerical Algorithms, §3.1), for any summation order. Bounds are widened by this
-//! error computed from the input bounds, so they contain the float32 result, not just the exact one.
+//! plus a bias. Its rounding error is at most γ_{n+2}·(Σ_i |W_ji|·|x_i| + |b_j|) (Higham,
+//! Accuracy and Stability of Numerical Algorithms, §3.1), for any summation order, plus an
+//! absolute allowance for products that underflow into the subnormal range. Bounds are widened by
+//! this error computed from the input bounds, so they contain the float32 result, not just the
+//! exact one. Every factor that robcert folds into a weight (Gemm's `alpha` and `beta`,
+//! BatchNormalization's folded scale and shift) carries its own rounding into the allowance.
+//! A layer whose float32 intermediates may leave the float32 range reports it through
+//! `may_overflow`, and the bound drivers then give up on every value that depends on it.
 
 use super::{Backward, BoundOp, Interval, Lambda};
-use crate::numerics::{F32_MIN_NORMAL, F64_BOUND_REL_MARGIN, f32_gamma};
+use crate::numerics::{F32_MIN_NORMAL, F64_BOUND_REL_MARGIN, f32_finite, f32_gamma};
 use nalgebra::{DMatrix, DVector};
+
+/// How ONNX Runtime evaluates one output of an affine layer in float32: `fan_in` products
+/// accumulated in any order, scaled by `acc_scale` (Gemm's `alpha`, folded into the weights by
+/// robcert), plus `extra_ops` further roundings (the bias, `beta`, the scaling itself).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DotProduct {
+    pub fan_in: usize,
+    pub extra_ops: usize,
+    /// The factor ONNX Runtime applies to the accumulated products (1 when there is none).
+    /// Products and partial sums are `1 / acc_scale` times the folded weights' products, which
+    /// matters for overflow; ONNX Runtime may also apply the factor to each weight first, whose
+    /// underflow is then allowed for.
+    pub acc_scale: f64,
+}
+
+impl DotProduct {
+    /// A plain dot product of `fan_in` terms plus `extra_ops` roundings, no scaling.
+    pub fn plain(fan_in: usize, extra_ops: usize) -> DotProduct {
+        DotProduct {
+            fan_in,
+            extra_ops,
+            acc_scale: 1.0,
+        }
+    }
+
+    fn gamma(&self) -> f64 {
+        f32_gamma(self.fan_in + self.extra_ops) + F64_BOUND_REL_MARGIN
+    }
+
+    /// Absolute allowance for underflow: each product (and each scaled weight, when a scale
+    /// factor is folded) may lose up to a subnormal's spacing; generous by using the smallest
+    /// normal instead.
+    fn underflow(&self, input_abs_sum: f64) -> f64 {
+        let products = self.acc_scale.abs() * self.fan_in as f64 + self.extra_ops as f64;
+        let scaled_weights = if self.acc_scale == 1.0 {
+            0.0
+        } else {
+            input_abs_sum
+        };
+        F32_MIN_NORMAL * (products + scaled_weights)
+    }
+}
 
 /// y = W·x + b with constant W (out × in) and b.
 #[derive(Clone, Debug)]
 pub struct Affine {
     pub weight: DMatrix<f64>,
     pub bias: DVector<f64>,
-    /// Float32 operations per output in ONNX Runtime's computation (fan-in plus bias etc.).
-    pub f32_ops: usize,
+    pub f32: DotProduct,
     abs_weight: DMatrix<f64>,
+    /// Largest row sum of |W| and largest |b|: a cheap bound for the overflow check.
+    max_row_abs: f64,
+    max_abs_bias: f64,
 }
 
 impl Affine {
-    /// `f32_ops`: the length of the float32 dot product ONNX Runtime evaluates per output
-    /// (fan-in + 2 for Gemm with bias; 1 for an element-wise scale or shift).
-    pub fn new(weight: DMatrix<f64>, bias: DVector<f64>, f32_ops: usize) -> Affine {
+    pub fn new(weight: DMatrix<f64>, bias: DVector<f64>, f32: DotProduct) -> Affine {
         assert_eq!(
             weight.nrows(),
             bias.len(),
             "affine weight and bias disagree"
         );
+        let abs_weight = weight.abs();
+        let max_row_abs = abs_weight.row_iter().map(|r| r.sum()).fold(0.0, f64::max);
         Affine {
-            abs_weight: weight.abs(),
+            max_abs_bias: bias.amax(),
+            abs_weight,
+            max_row_abs,
             weight,
             bias,
-            f32_ops,
+            f32,
         }
     }
 
     /// Upper bound on |float32 result − exact result| per output, given input bounds,
-    /// plus the float64 allowance for robcert's own evaluation.
+    /// plus the float64 allowance for robcert's own evaluation; and the mass Σ|W||x| + |b|.
     fn rounding_error(&self, input: &Interval) -> (DVector<f64>, DVector<f64>) {
-        let mag = DVector::from_vec(input.magnitude());
+        let magnitude = input.magnitude();
+        let abs_sum: f64 = magnitude.iter().sum();
+        let mag = DVector::from_vec(magnitude);
         let mass = &self.abs_weight * mag + self.bias.abs();
-        let gamma = f32_gamma(self.f32_ops) + F64_BOUND_REL_MARGIN;
-        let err = mass.map(|m| gamma * m + self.f32_ops as f64 * F32_MIN_NORMAL);
+        let gamma = self.f32.gamma();
+        let floor = self.f32.underflow(abs_sum);
+        let err = mass.map(|m| gamma * m + floor);
         (err, mass)
     }
 }
@@ -60,6 +114,16 @@ impl BoundOp for Affine {
 
     fn output_size(&self) -> usize {
         self.weight.nrows()
+    }
+
+    fn may_overflow(&self, inputs: &[&Interval]) -> bool {
+        let magnitude = inputs[0].magnitude();
+        let m = magnitude.iter().copied().fold(0.0, f64::max);
+        let sum: f64 = magnitude.iter().sum();
+        let products = self.max_row_abs * m;
+        // Partial sums of the unscaled products, and the scaled result with its bias.
+        let peak = (products / self.f32.acc_scale.abs().min(1.0)).max(products + self.max_abs_bias);
+        !f32_finite(peak * (1.0 + self.f32.gamma()) + self.f32.underflow(sum))
     }
 
     fn eval(&self, inputs: &[&[f64]]) -> Vec<f64> {
@@ -81,10 +145,12 @@ impl BoundOp for Affine {
         // The midpoint form is exact in real arithmetic; its float64 rounding is covered by the
         // relative allowance inside the error term (its mass dominates |center| + radius).
         // One product for both: |W|·rad + γ·(|W|·mag + |b|) = |W|·(rad + γ·mag) + γ·|b|.
-        let gamma = f32_gamma(self.f32_ops) + F64_BOUND_REL_MARGIN;
-        let mag = DVector::from_vec(input.magnitude());
-        let radius = (&self.abs_weight * (rad + mag * gamma) + self.bias.abs() * gamma)
-            .add_scalar(self.f32_ops as f64 * F32_MIN_NORMAL);
+        let gamma = self.f32.gamma();
+        let magnitude = input.magnitude();
+        let floor = self.f32.underflow(magnitude.iter().sum());
+        let mag = DVector::from_vec(magnitude);
+        let radius =
+            (&self.abs_weight * (rad + mag * gamma) + self.bias.abs() * gamma).add_scalar(floor);
         Interval {
             lo: center
                 .iter()
@@ -214,6 +280,18 @@ impl BoundOp for LinearSum {
         "sum"
     }
 
+    fn may_overflow(&self, inputs: &[&Interval]) -> bool {
+        let gamma = f32_gamma(self.coefficients.len() + 1) + F64_BOUND_REL_MARGIN;
+        (0..self.size).any(|j| {
+            let mass: f64 = inputs
+                .iter()
+                .zip(&self.coefficients)
+                .map(|(b, c)| c.abs() * b.lo[j].abs().max(b.hi[j].abs()))
+                .sum();
+            !f32_finite(mass * (1.0 + gamma) + F32_MIN_NORMAL)
+        })
+    }
+
     fn is_linear(&self) -> bool {
         true
     }
@@ -304,14 +382,41 @@ impl BoundOp for LinearSum {
 pub struct Diagonal {
     pub scale: Vec<f64>,
     pub shift: Vec<f64>,
-    /// Float32 operations per element in ONNX Runtime (1 for a shift or scale, ~4 for batch norm).
+    /// Float32 operations per element in ONNX Runtime (1 for a shift or scale, 2 for batch norm's
+    /// multiply-add).
     pub f32_ops: usize,
+    /// For a scale and shift that ONNX Runtime computes itself at run time (BatchNormalization
+    /// folds `scale / sqrt(var + ε)` and `B − mean · scale'` in float32): per element, bounds
+    /// on |float32 scale − exact scale| and |float32 shift − exact shift|.
+    pub slack: Option<DiagonalSlack>,
+}
+
+/// Per-element uncertainty of a diagonal map's scale and shift as ONNX Runtime computes them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiagonalSlack {
+    pub scale: Vec<f64>,
+    pub shift: Vec<f64>,
 }
 
 impl Diagonal {
+    /// A map with exactly known scale and shift (robcert's constants are ONNX Runtime's).
+    pub fn exact(scale: Vec<f64>, shift: Vec<f64>, f32_ops: usize) -> Diagonal {
+        Diagonal {
+            scale,
+            shift,
+            f32_ops,
+            slack: None,
+        }
+    }
+
     fn rounding_error(&self, j: usize, magnitude: f64) -> f64 {
         let gamma = f32_gamma(self.f32_ops) + F64_BOUND_REL_MARGIN;
+        let slack = self
+            .slack
+            .as_ref()
+            .map_or(0.0, |s| s.scale[j] * magnitude + s.shift[j]);
         gamma * (self.scale[j].abs() * magnitude + self.shift[j].abs())
+            + slack
             + self.f32_ops as f64 * F32_MIN_NORMAL
     }
 }
@@ -327,6 +432,15 @@ impl BoundOp for Diagonal {
 
     fn is_diagonal(&self) -> bool {
         true
+    }
+
+    fn may_overflow(&self, inputs: &[&Interval]) -> bool {
+        let b = inputs[0];
+        (0..self.scale.len()).any(|j| {
+            let m = b.lo[j].abs().max(b.hi[j].abs());
+            let peak = self.scale[j].abs() * m + self.shift[j].abs();
+            !f32_finite(peak + self.rounding_error(j, m))
+        })
     }
 
     fn output_size(&self) -> usize {

@@ -26,6 +26,20 @@ impl Interval {
         }
     }
 
+    /// No information: every element may be anything, including ±inf (what ONNX Runtime may
+    /// compute once a float32 value overflows).
+    pub fn unbounded(n: usize) -> Interval {
+        Interval {
+            lo: vec![f64::NEG_INFINITY; n],
+            hi: vec![f64::INFINITY; n],
+        }
+    }
+
+    /// Whether every bound is a finite number (no ±inf, no NaN).
+    pub fn is_finite(&self) -> bool {
+        self.lo.iter().chain(&self.hi).all(|v| v.is_finite())
+    }
+
     pub fn len(&self) -> usize {
         self.lo.len()
     }
@@ -127,6 +141,14 @@ pub trait BoundOp: Send + Sync + std::fmt::Debug {
     ) -> Vec<f64>;
     /// Vector–Jacobian product: the gradient of `grad_out · output` with respect to each input.
     fn vjp(&self, inputs: &[&[f64]], grad_out: &[f64]) -> Vec<Vec<f64>>;
+    /// Whether ONNX Runtime's float32 evaluation of this operator may overflow (to ±inf, and then
+    /// NaN) somewhere for inputs within `inputs`: any intermediate magnitude (partial sums,
+    /// products, scaled accumulators) that can reach the float32 range. The bound drivers then
+    /// treat this value and everything after it as unbounded; `interval` and `backward_lower`
+    /// are only called when this returns `false`. Activations never overflow.
+    fn may_overflow(&self, _inputs: &[&Interval]) -> bool {
+        false
+    }
     /// Whether the operator is linear (its bounds need no relaxation).
     fn is_linear(&self) -> bool {
         false

@@ -14,6 +14,13 @@ use std::sync::OnceLock;
 
 /// The library file name inside the onnxruntime wheel that robcert is tested with.
 pub const ORT_LIBRARY_FILE: &str = "libonnxruntime.so.1.32.0";
+/// Rows of the batch-independence probe (see [`OnnxModel::load`]).
+pub const BATCH_PROBE_ROWS: usize = 4;
+/// Relative difference between a row's scores alone and in a batch that the probe tolerates
+/// (kernels blocked differently for different batch sizes may round differently; measured: the
+/// bundled models give identical bits).
+pub const BATCH_PROBE_REL_TOLERANCE: f64 = 1e-5;
+
 /// Where `scripts/setup` installs the wheel, relative to the repository root.
 pub const ORT_DEFAULT_DIR: &str = ".ort/onnxruntime/capi";
 
@@ -95,14 +102,70 @@ pub fn library_path() -> Option<&'static Path> {
     }
 }
 
+/// ONNX Runtime's graph optimisation level (`GraphOptimizationLevel`). The level changes the
+/// graph ONNX Runtime executes (constant folding, fusions such as Gemm + Relu, MatMul + scale,
+/// MatMul + BatchNormalization) and with it the float32 results: robcert runs and certifies the
+/// model at one level, and a certificate holds for deployments that use the same level (and the
+/// same ONNX Runtime version). `all` is ONNX Runtime's default for Python and C++ sessions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizationLevel {
+    /// `ORT_DISABLE_ALL`: the graph as written.
+    Disabled,
+    /// `ORT_ENABLE_BASIC`: constant folding, redundant-node elimination, simple fusions.
+    Basic,
+    /// `ORT_ENABLE_EXTENDED`: plus complex fusions (Gemm + activation, MatMul + Add, ...).
+    Extended,
+    /// `ORT_ENABLE_LAYOUT`: plus memory-layout optimisations.
+    Layout,
+    /// `ORT_ENABLE_ALL`: every optimisation (ONNX Runtime's default).
+    #[default]
+    All,
+}
+
+impl OptimizationLevel {
+    pub fn name(&self) -> &'static str {
+        match self {
+            OptimizationLevel::Disabled => "disabled",
+            OptimizationLevel::Basic => "basic",
+            OptimizationLevel::Extended => "extended",
+            OptimizationLevel::Layout => "layout",
+            OptimizationLevel::All => "all",
+        }
+    }
+
+    /// The C API's name for the level.
+    pub fn ort_name(&self) -> &'static str {
+        match self {
+            OptimizationLevel::Disabled => "ORT_DISABLE_ALL",
+            OptimizationLevel::Basic => "ORT_ENABLE_BASIC",
+            OptimizationLevel::Extended => "ORT_ENABLE_EXTENDED",
+            OptimizationLevel::Layout => "ORT_ENABLE_LAYOUT",
+            OptimizationLevel::All => "ORT_ENABLE_ALL",
+        }
+    }
+
+    fn to_ort(self) -> GraphOptimizationLevel {
+        match self {
+            OptimizationLevel::Disabled => GraphOptimizationLevel::Disable,
+            OptimizationLevel::Basic => GraphOptimizationLevel::Level1,
+            OptimizationLevel::Extended => GraphOptimizationLevel::Level2,
+            OptimizationLevel::Layout => GraphOptimizationLevel::Level3,
+            OptimizationLevel::All => GraphOptimizationLevel::All,
+        }
+    }
+}
+
 /// Session settings. Defaults match the benchmark baseline: one intra-op thread per session,
-/// parallelism across sessions.
+/// parallelism across sessions, every graph optimisation (ONNX Runtime's own default).
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
     /// ONNX Runtime intra-op threads per session.
     pub intra_threads: usize,
     /// Explicit path to `libonnxruntime.so` (otherwise see [`library_candidates`]).
     pub library: Option<PathBuf>,
+    /// Graph optimisation level of every session (the spec's `[model] ort_optimization`).
+    pub optimization: OptimizationLevel,
 }
 
 impl Default for RuntimeConfig {
@@ -110,8 +173,47 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             intra_threads: 1,
             library: None,
+            optimization: OptimizationLevel::default(),
         }
     }
+}
+
+/// Which ONNX Runtime robcert ran, for the dossier: what a deployment must match.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RuntimeInfo {
+    /// File name of the shared library (its version suffix names the release, e.g.
+    /// `libonnxruntime.so.1.32.0`).
+    pub library: String,
+    /// ONNX Runtime's build string (git commit, build flags).
+    pub build_info: String,
+    /// SHA-256 of the shared library file.
+    pub library_sha256: String,
+    /// The graph optimisation level of every session.
+    pub optimization: OptimizationLevel,
+}
+
+/// Describes the loaded ONNX Runtime (after [`init`]) at the given optimisation level.
+pub fn runtime_info(config: &RuntimeConfig) -> Result<RuntimeInfo> {
+    init(config.library.as_deref())?;
+    static LIBRARY_HASH: OnceLock<std::result::Result<String, String>> = OnceLock::new();
+    let hash = LIBRARY_HASH.get_or_init(|| {
+        let path = library_path().ok_or("ONNX Runtime is not loaded")?;
+        std::fs::read(path)
+            .map(|b| sha256_hex(&b))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    });
+    let library_sha256 = hash.clone().map_err(|message| Error::RuntimeInit {
+        path: library_path().map(Path::to_path_buf).unwrap_or_default(),
+        message,
+    })?;
+    Ok(RuntimeInfo {
+        library: library_path()
+            .and_then(Path::file_name)
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        build_info: ort::info().to_string(),
+        library_sha256,
+        optimization: config.optimization,
+    })
 }
 
 /// A tabular classifier as ONNX Runtime sees it: one `float32[N, F]` input, first output
@@ -245,7 +347,60 @@ impl OnnxModel {
                 model.output_name, model.num_classes
             )));
         }
+        if model.fixed_batch.is_none() {
+            model.check_rows_independent()?;
+        }
         Ok(model)
+    }
+
+    /// Refuses models whose output for a row depends on the other rows of the batch: first the
+    /// static pass over the graph (`onnx::batch`), then a probe that runs distinct rows together
+    /// and one at a time and requires the same scores (up to float32 noise of a differently
+    /// blocked kernel, [`BATCH_PROBE_REL_TOLERANCE`]) and the same classes.
+    fn check_rows_independent(&self) -> Result<()> {
+        let coupled = |message: String| Error::BatchCoupled {
+            path: self.path.clone(),
+            message,
+        };
+        if let Ok(graph) = crate::onnx::decode(&self.path, &self.bytes)
+            && let Some((node, op, why)) = crate::onnx::batch::batch_coupling(&graph)
+        {
+            return Err(coupled(format!("node `{node}` ({op}): {why}")));
+        }
+        let rows = BATCH_PROBE_ROWS;
+        let w = self.input_width;
+        // Distinct, deterministic probe rows (a fixed low-discrepancy pattern in [-2, 2]).
+        let x: Vec<f32> = (0..rows * w)
+            .map(|i| ((i as f64 * 0.618_033_988_749_894_9).fract() * 4.0 - 2.0) as f32)
+            .collect();
+        let mut session = self.session()?;
+        let together = session.scores(&x, rows)?;
+        let mut reversed_rows = Vec::with_capacity(rows * w);
+        for r in (0..rows).rev() {
+            reversed_rows.extend_from_slice(&x[r * w..(r + 1) * w]);
+        }
+        let reversed = session.scores(&reversed_rows, rows)?;
+        let c = self.num_classes;
+        for r in 0..rows {
+            let alone = session.scores(&x[r * w..(r + 1) * w], 1)?;
+            let batched = &together[r * c..(r + 1) * c];
+            let moved = &reversed[(rows - 1 - r) * c..(rows - r) * c];
+            for other in [batched, moved] {
+                let same_class = argmax(other) == argmax(&alone);
+                let close = other.iter().zip(&alone).all(|(&a, &b)| {
+                    (a.is_nan() && b.is_nan())
+                        || a == b
+                        || (f64::from(a) - f64::from(b)).abs()
+                            <= BATCH_PROBE_REL_TOLERANCE * (f64::from(a).abs() + f64::from(b).abs())
+                });
+                if !same_class || !close {
+                    return Err(coupled(format!(
+                        "probe row {r} scores {alone:?} alone but {other:?} in a batch of {rows}"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Checks that the model's input width equals the data's feature count.
@@ -264,6 +419,29 @@ impl OnnxModel {
         })
     }
 
+    /// The graph ONNX Runtime executes for this model: the ONNX file that ONNX Runtime saves after
+    /// applying its graph optimisations at this model's level (constant folding in float32,
+    /// fusions such as `FusedGemm`), decoded. This, not the file as written, is what the bound
+    /// engine certifies; its bytes are hashed into the dossier.
+    pub fn executed_graph(&self) -> Result<(crate::onnx::OnnxGraph, String)> {
+        let dir = PrivateDir::new().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        let out = dir.0.join("optimized.onnx");
+        drop(build_session_saving(
+            &self.path,
+            &self.bytes,
+            &self.config,
+            Some(&out),
+        )?);
+        let bytes = std::fs::read(&out).map_err(|e| Error::io(&out, e))?;
+        let graph = crate::onnx::decode(&self.path, &bytes)?;
+        Ok((graph, sha256_hex(&bytes)))
+    }
+
+    /// The runtime settings of this model's sessions.
+    pub fn runtime_config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
     /// A new session on this model, for one worker thread.
     pub fn session(&self) -> Result<ModelSession> {
         Ok(ModelSession {
@@ -278,17 +456,60 @@ impl OnnxModel {
 }
 
 fn build_session(path: &Path, bytes: &[u8], config: &RuntimeConfig) -> Result<Session> {
+    build_session_saving(path, bytes, config, None)
+}
+
+/// Builds a session; with `optimized_out`, ONNX Runtime also writes the graph it will execute
+/// (after its optimisations at `config.optimization`) to that file.
+fn build_session_saving(
+    path: &Path,
+    bytes: &[u8],
+    config: &RuntimeConfig,
+    optimized_out: Option<&Path>,
+) -> Result<Session> {
     let env = init(config.library.as_deref())?;
     let threads = config.intra_threads.max(1);
     // rc.15's builder errors carry the builder (not Send + Sync): convert inside the closure.
     let build = || -> ort::Result<Session> {
-        Session::builder(env)?
-            .with_optimization_level(GraphOptimizationLevel::Level3)?
+        let mut builder = Session::builder(env)?
+            .with_optimization_level(config.optimization.to_ort())?
             .with_intra_threads(threads)?
-            .with_inter_threads(1)?
-            .commit_from_memory(bytes)
+            .with_inter_threads(1)?;
+        if let Some(out) = optimized_out {
+            builder = builder.with_optimized_model_path(out)?;
+        }
+        builder.commit_from_memory(bytes)
     };
     build().map_err(|e| session_error(path, e))
+}
+
+/// A fresh private folder (mode 0700) for a file ONNX Runtime writes; removed on drop.
+struct PrivateDir(PathBuf);
+
+impl PrivateDir {
+    fn new() -> std::io::Result<PrivateDir> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let base = std::env::temp_dir();
+        loop {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let dir = base.join(format!("robcert-{}-{n}", std::process::id()));
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            match builder.create(&dir) {
+                Ok(()) => return Ok(PrivateDir(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// One ONNX Runtime session, owned by one worker.

@@ -66,6 +66,16 @@ impl ThreatModel {
             let i = data
                 .feature_index(name)
                 .ok_or_else(|| Error::spec(&key, unknown_feature(name, &features)))?;
+            if budget.is_finite() && budget >= crate::numerics::F32_MAX {
+                return Err(Error::spec(
+                    &key,
+                    format!(
+                        "budget {budget} is beyond the float32 range the model computes in \
+                         (largest float32: {:e})",
+                        f32::MAX
+                    ),
+                ));
+            }
             if !budget.is_finite() || budget <= 0.0 {
                 return Err(Error::spec(
                     &key,

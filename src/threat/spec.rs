@@ -37,6 +37,11 @@ pub struct CompareSection {
 pub struct ModelSection {
     /// ONNX file; relative paths are resolved against the spec file's folder.
     pub path: PathBuf,
+    /// ONNX Runtime graph optimisation level the deployment runs the model at (`disabled`,
+    /// `basic`, `extended`, `layout`, `all`; default `all`, ONNX Runtime's own default). The
+    /// certificates hold for sessions at this level with the recorded ONNX Runtime version.
+    #[serde(default)]
+    pub ort_optimization: crate::runtime::OptimizationLevel,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: repository paths and small spec/data builders.
 #![allow(dead_code)]
 
+pub mod ort_check;
 pub mod random_net;
 
 use robcert::pipeline::{JobOptions, Overrides, Prepared, prepare};
