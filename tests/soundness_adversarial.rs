@@ -222,10 +222,25 @@ fn batch_normalization_folding_is_bounded_soundly() {
 fn gemm_scaling_case(rng: &mut ChaCha8Rng) -> (Vec<u8>, Vec<Region>) {
     let w = rng.random_range(1..=6usize);
     let hidden = rng.random_range(1..=8usize);
-    let alpha = sign(rng) * magnitude(rng, -30.0, 30.0);
-    let beta = sign(rng) * magnitude(rng, -30.0, 30.0);
+    // Up to the float32 limits. In the underflow regime the products W·x land at
+    // 1e-46 … 1e-36 (subnormal float32) before alpha scales them back up, and the bias is of
+    // the size of the layer's output so it does not drown the error.
+    let underflow = rng.random::<bool>();
+    let alpha = sign(rng)
+        * if underflow {
+            magnitude(rng, 25.0, 38.0)
+        } else {
+            magnitude(rng, -38.0, 38.0)
+        };
+    let beta = sign(rng) * magnitude(rng, -38.0, 38.0);
+    let x_scale = if underflow {
+        let target = -46.0 + 10.0 * rng.random::<f64>();
+        10f64.powf(target + f64::from(alpha.abs()).log10()) as f32
+    } else {
+        magnitude(rng, -12.0, 0.0)
+    };
     let w1: Vec<f32> = (0..w * hidden).map(|_| normal(rng) / alpha).collect();
-    let b1: Vec<f32> = (0..hidden).map(|_| normal(rng) / beta).collect();
+    let b1: Vec<f32> = (0..hidden).map(|_| normal(rng) * x_scale / beta).collect();
     let w2: Vec<f32> = (0..hidden * 2).map(|_| normal(rng)).collect();
     let bytes = ModelBuilder::new(17)
         .input("x", ElemType::F32, &[None, Some(w)])
@@ -246,8 +261,9 @@ fn gemm_scaling_case(rng: &mut ChaCha8Rng) -> (Vec<u8>, Vec<Region>) {
         .node("Gemm", &["r", "W2", "b2"], &["y"], vec![])
         .output("y", &[None, Some(2)])
         .encode();
-    let x0 = random_point(rng, w, 1.0);
-    (bytes, regions_around(rng, &x0, &[0.0, 1e-3, 0.3]))
+    let x0 = random_point(rng, w, x_scale);
+    let r = f64::from(x_scale);
+    (bytes, regions_around(rng, &x0, &[0.0, 1e-3 * r, 0.3 * r]))
 }
 
 #[test]
@@ -453,7 +469,7 @@ fn tie_case(rng: &mut ChaCha8Rng) -> (Vec<u8>, Vec<Region>) {
     } else {
         magnitude(rng, -9.0, -3.0)
     };
-    let big = magnitude(rng, 0.0, 4.0);
+    let big = magnitude(rng, -4.0, 4.0);
     let scaled: Vec<f32> = weights.iter().map(|v| v * big).collect();
     let m = ModelBuilder::new(17)
         .input("x", ElemType::F32, &[None, Some(w)])
@@ -472,7 +488,7 @@ fn tie_case(rng: &mut ChaCha8Rng) -> (Vec<u8>, Vec<Region>) {
         m.node("Identity", &["z"], &["y"], vec![])
     };
     let bytes = m.output("y", &[None, Some(classes)]).encode();
-    (bytes, regions_around(rng, &x0, &[0.0, 0.0, 1e-9]))
+    (bytes, regions_around(rng, &x0, &[0.0, 0.0, 1e-12]))
 }
 
 #[test]
@@ -645,63 +661,89 @@ fn batch_coupled_models_are_refused_by_smoothing_and_bounds() {
     }
 }
 
-/// Cause 7: the fusions ONNX Runtime applies (MatMul + scale, scale + MatMul, MatMul + Add +
-/// Relu → FusedGemm, MatMul + BatchNormalization with tiny scales → subnormal folded weights),
-/// with extreme scales, checked at every optimisation level.
+/// Cause 7: the fusions ONNX Runtime applies, with magnitudes chosen so the fused order of
+/// operations over- or underflows where the graph as written does not (or the reverse):
+/// `Mul(x, s) → MatMul` becomes `FusedMatMul(alpha = s)` computing `s·(x·W)` instead of
+/// `(s·x)·W`; `MatMul → BatchNormalization` folds `W·k` into float32 weights that can be
+/// subnormal; `MatMul → Add → Relu` becomes `FusedGemm`. Checked at every optimisation level.
 fn fusion_case(rng: &mut ChaCha8Rng) -> (Vec<u8>, Vec<Region>) {
-    let w = rng.random_range(1..=6usize);
-    let hidden = rng.random_range(1..=8usize);
-    let s = sign(rng) * magnitude(rng, -20.0, 20.0);
-    let w1: Vec<f32> = (0..w * hidden).map(|_| normal(rng) / s).collect();
-    let b1: Vec<f32> = (0..hidden).map(|_| normal(rng)).collect();
+    let w = rng.random_range(1..=4usize);
+    let hidden = rng.random_range(1..=6usize);
     let w2: Vec<f32> = (0..hidden * 2).map(|_| normal(rng)).collect();
+    let pattern = rng.random_range(0..4);
+    // Exponents of the input and of the first weights; the scale brings the layer back to ~1.
+    let (a, b) = match pattern {
+        0 => (
+            15.0 + 10.0 * rng.random::<f64>(),
+            15.0 + 10.0 * rng.random::<f64>(),
+        ),
+        1 | 2 => (
+            -25.0 + 10.0 * rng.random::<f64>(),
+            -25.0 + 10.0 * rng.random::<f64>(),
+        ),
+        _ => (0.0, 0.0),
+    };
+    let c = -(a + b) + 3.0 * (rng.random::<f64>() - 0.5);
+    let (xs, ws, s) = (
+        10f64.powf(a) as f32,
+        10f64.powf(b) as f32,
+        10f64.powf(c) as f32,
+    );
+    let w1: Vec<f32> = (0..w * hidden).map(|_| normal(rng) * ws).collect();
+    let b1: Vec<f32> = (0..hidden).map(|_| normal(rng)).collect();
+    // A scalar scale (shape []), which ONNX Runtime fuses into FusedMatMul's alpha.
     let m = ModelBuilder::new(17)
         .input("x", ElemType::F32, &[None, Some(w)])
         .initializer("W1", &[w, hidden], &w1)
         .initializer("b1", &[hidden], &b1)
         .initializer("W2", &[hidden, 2], &w2)
-        .initializer("s", &[1], &[s]);
-    let m = match rng.random_range(0..3) {
-        0 => m
-            .node("MatMul", &["x", "W1"], &["t"], vec![])
-            .node("Mul", &["t", "s"], &["ts"], vec![])
-            .node("Add", &["ts", "b1"], &["h"], vec![]),
-        1 => m
-            .node("Mul", &["x", "s"], &["xs"], vec![])
-            .node("MatMul", &["xs", "W1"], &["t"], vec![])
-            .node("Add", &["t", "b1"], &["h"], vec![]),
-        _ => {
-            // BatchNormalization whose scale (tiny) folds into the weights in float32.
-            let tiny: Vec<f32> = (0..hidden)
-                .map(|_| normal(rng) * magnitude(rng, -30.0, -20.0))
+        .initializer("s", &[], &[s]);
+    let (m, x_scale) = match pattern {
+        0 | 1 => (
+            m.node("Mul", &["x", "s"], &["xs"], vec![])
+                .node("MatMul", &["xs", "W1"], &["t"], vec![])
+                .node("Add", &["t", "b1"], &["h"], vec![]),
+            xs,
+        ),
+        2 => {
+            // BatchNormalization scale k ≈ s (var 1, ε 0): W·k folds to ~1e-50 … 1e-30.
+            let ks: Vec<f32> = (0..hidden)
+                .map(|_| s * (0.5 + rng.random::<f32>()))
                 .collect();
             let zeros = vec![0.0f32; hidden];
             let ones = vec![1.0f32; hidden];
-            let w1b: Vec<f32> = w1
-                .iter()
-                .map(|v| v * s * magnitude(rng, 10.0, 25.0))
-                .collect();
-            m.initializer("W1b", &[w, hidden], &w1b)
-                .initializer("g", &[hidden], &tiny)
-                .initializer("beta", &[hidden], &b1)
-                .initializer("mu", &[hidden], &zeros)
-                .initializer("var", &[hidden], &ones)
-                .node("MatMul", &["x", "W1b"], &["t"], vec![])
-                .node(
-                    "BatchNormalization",
-                    &["t", "g", "beta", "mu", "var"],
-                    &["h"],
-                    vec![("epsilon", Attribute::Float(0.0))],
-                )
+            (
+                m.initializer("g", &[hidden], &ks)
+                    .initializer("mu", &[hidden], &zeros)
+                    .initializer("var", &[hidden], &ones)
+                    .node("MatMul", &["x", "W1"], &["t"], vec![])
+                    .node(
+                        "BatchNormalization",
+                        &["t", "g", "b1", "mu", "var"],
+                        &["h"],
+                        vec![("epsilon", Attribute::Float(0.0))],
+                    ),
+                10f64.powf(-b - c) as f32,
+            )
         }
+        _ => (
+            m.node("MatMul", &["x", "W1"], &["t"], vec![]).node(
+                "Add",
+                &["t", "b1"],
+                &["h"],
+                vec![],
+            ),
+            1.0,
+        ),
     };
     let bytes = m
         .node("Relu", &["h"], &["r"], vec![])
         .node("MatMul", &["r", "W2"], &["y"], vec![])
         .output("y", &[None, Some(2)])
         .encode();
-    let x0 = random_point(rng, w, 1.0);
-    (bytes, regions_around(rng, &x0, &[0.0, 1e-3, 0.3]))
+    let x0 = random_point(rng, w, x_scale);
+    let r = f64::from(x_scale);
+    (bytes, regions_around(rng, &x0, &[0.0, 1e-4 * r, 0.1 * r]))
 }
 
 #[test]
