@@ -8,96 +8,12 @@
 
 mod common;
 
+use common::ort_check::{Checked, check_region, executed_ir, load_model};
 use common::random_net::{Flavour, random_network};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use robcert::attack::to_f32_inside;
-use robcert::bounds::{Method, Region, margin_lower, output_bounds};
-use robcert::ir::Graph;
-use robcert::runtime::{ModelSession, OnnxModel, RuntimeConfig, argmax};
-
-/// Points in the region: the centre, random corners, random points on faces, uniform interior.
-fn sample_points(rng: &mut impl Rng, region: &Region, n: usize) -> Vec<Vec<f32>> {
-    let w = region.lo.len();
-    let mid: Vec<f64> = region
-        .lo
-        .iter()
-        .zip(&region.hi)
-        .map(|(l, h)| 0.5 * (l + h))
-        .collect();
-    let mut out = vec![to_f32_inside(&mid, region)];
-    for i in 1..n {
-        let x: Vec<f64> = (0..w)
-            .map(|j| {
-                let (l, h) = (region.lo[j], region.hi[j]);
-                let u: f64 = rng.random();
-                match i % 3 {
-                    0 => {
-                        if u < 0.5 {
-                            l
-                        } else {
-                            h
-                        }
-                    }
-                    1 if rng.random::<f64>() < 0.5 => {
-                        if u < 0.5 {
-                            l
-                        } else {
-                            h
-                        }
-                    }
-                    _ => l + (h - l) * u,
-                }
-            })
-            .collect();
-        out.push(to_f32_inside(&x, region));
-    }
-    out
-}
-
-/// Every sampled point's scores lie within each method's output bounds and every margin is at
-/// least its lower bound. Returns a description of the first violation.
-fn check_region(
-    graph: &Graph,
-    session: &mut ModelSession,
-    region: &Region,
-    rng: &mut impl Rng,
-    samples: usize,
-) -> Result<usize, String> {
-    let points = sample_points(rng, region, samples);
-    let classes = graph.output_size();
-    let flat: Vec<f32> = points.iter().flatten().copied().collect();
-    let scores = session
-        .scores(&flat, points.len())
-        .map_err(|e| e.to_string())?;
-    let label = argmax(&scores[..classes]);
-    let others: Vec<usize> = (0..classes).filter(|&k| k != label).collect();
-    for method in [Method::Ibp, Method::Crown, Method::AlphaCrown] {
-        let b = output_bounds(graph, region, method);
-        let margins = margin_lower(graph, region, method, label, &others);
-        for (p, s) in points.iter().zip(scores.chunks_exact(classes)) {
-            for (c, &score) in s.iter().enumerate() {
-                let v = score as f64;
-                if v < b.lo[c] || v > b.hi[c] {
-                    return Err(format!(
-                        "{method:?}: score {c} = {v:e} outside [{:e}, {:e}] at {p:?}",
-                        b.lo[c], b.hi[c]
-                    ));
-                }
-            }
-            for (r, &k) in others.iter().enumerate() {
-                let m = s[label] as f64 - s[k] as f64;
-                if m < margins[r] {
-                    return Err(format!(
-                        "{method:?}: margin {label}-{k} = {m:e} below its bound {:e} at {p:?}",
-                        margins[r]
-                    ));
-                }
-            }
-        }
-    }
-    Ok(points.len())
-}
+use robcert::bounds::{Method, Region, margin_lower};
+use robcert::runtime::{OnnxModel, RuntimeConfig};
 
 fn random_region(rng: &mut impl Rng, width: usize, flavour: Flavour) -> Region {
     let scale = if matches!(flavour, Flavour::LargeWeights) {
@@ -121,11 +37,15 @@ fn random_region(rng: &mut impl Rng, width: usize, flavour: Flavour) -> Region {
     Region::new(lo, hi).unwrap()
 }
 
-/// Runs `cases` random networks of each flavour with `samples` points each.
+/// Runs `cases` random networks of each flavour with `samples` points each: the network that
+/// returns the scores (bounds and margins must contain ONNX Runtime's) and the network as
+/// generated, possibly ending in a Softmax (verdicts must hold), each at a random optimisation
+/// level. The bound engine reads the graph ONNX Runtime executes.
 fn sweep(seed: u64, cases: usize, samples: usize) -> usize {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut checked = 0;
+    let mut checked = Checked::default();
+    let levels = common::ort_check::LEVELS;
     for case in 0..cases {
         let flavour = [
             Flavour::Ordinary,
@@ -133,26 +53,29 @@ fn sweep(seed: u64, cases: usize, samples: usize) -> usize {
             Flavour::Cancellation,
         ][case % 3];
         let net = random_network(&mut rng, flavour);
-        let path = dir.path().join(format!("net{case}.onnx"));
-        let logits_path = dir.path().join(format!("net{case}_logits.onnx"));
-        std::fs::write(&path, &net.bytes).unwrap();
-        std::fs::write(&logits_path, &net.logits_bytes).unwrap();
-        let graph = robcert::onnx::import::import(&robcert::onnx::load(&path).unwrap())
-            .unwrap_or_else(|e| panic!("case {case} ({}): {e}", net.description));
-        let model = OnnxModel::load(&logits_path, &RuntimeConfig::default()).unwrap();
-        let mut session = model.session().unwrap();
-        for _ in 0..2 {
+        let level = levels[rng.random_range(0..levels.len())];
+        for (name, bytes) in [("logits", &net.logits_bytes), ("model", &net.bytes)] {
+            let model = load_model(dir.path(), &format!("{name}{case}.onnx"), bytes, level)
+                .unwrap_or_else(|e| panic!("case {case} ({}): {e}", net.description));
+            let graph = executed_ir(&model)
+                .unwrap_or_else(|e| panic!("case {case} ({}): {e}", net.description));
+            let mut session = model.session().unwrap();
             let region = random_region(&mut rng, net.input_width, flavour);
             match check_region(&graph, &mut session, &region, &mut rng, samples / 2) {
-                Ok(n) => checked += n,
+                Ok(c) => checked += c,
                 Err(e) => panic!(
-                    "case {case} ({}, {flavour:?}, seed {seed}): {e}",
-                    net.description
+                    "case {case} ({} {name}, {flavour:?}, level {}, seed {seed}): {e}",
+                    net.description,
+                    level.name()
                 ),
             }
         }
     }
-    checked
+    assert!(
+        checked.verified > 0,
+        "no region verified: the sweep has no teeth"
+    );
+    checked.points
 }
 
 #[test]
@@ -185,7 +108,7 @@ fn bundled_models_stay_within_bounds_on_threat_boxes() {
             "",
         );
         let prepared = common::prepare_spec(dir.path(), &spec).unwrap();
-        let graph = robcert::onnx::import::import(&robcert::onnx::load(&path).unwrap()).unwrap();
+        let graph = executed_ir(&prepared.model).unwrap();
         let mut session = prepared.model.session().unwrap();
         // Fraud rows and a few legit rows, at the budget and at 3× the budget.
         let rows: Vec<usize> = (0..prepared.data.rows())
@@ -227,8 +150,8 @@ fn vnncomp_networks_stay_within_bounds() {
             .map(|e| e.unwrap().path()),
     );
     for path in chosen {
-        let graph = robcert::onnx::import::import(&robcert::onnx::load(&path).unwrap()).unwrap();
         let model = OnnxModel::load(&path, &RuntimeConfig::default()).unwrap();
+        let graph = executed_ir(&model).unwrap();
         let mut session = model.session().unwrap();
         for _ in 0..2 {
             let region = random_region(&mut rng, graph.input_size, Flavour::Ordinary);
@@ -252,7 +175,7 @@ fn alpha_crown_is_never_looser_than_crown_and_sometimes_tighter() {
             "",
         );
         let prepared = common::prepare_spec(dir.path(), &spec).unwrap();
-        let graph = robcert::onnx::import::import(&robcert::onnx::load(&path).unwrap()).unwrap();
+        let graph = executed_ir(&prepared.model).unwrap();
         for i in (0..prepared.data.rows())
             .filter(|&i| prepared.data.labels[i] == 1)
             .take(30)

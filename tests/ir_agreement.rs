@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::ort_check::executed_ir;
+
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use robcert::Error;
@@ -30,8 +32,8 @@ fn vnncomp() -> Option<PathBuf> {
 
 /// Largest |IR − ONNX Runtime| relative to max(1, |ONNX Runtime|) over random inputs.
 fn max_relative_difference(path: &Path, rows: usize, spread: f64) -> f64 {
-    let graph = import(&load(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let model = OnnxModel::load(path, &RuntimeConfig::default()).unwrap();
+    let graph = executed_ir(&model).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let w = graph.input_size;
     let x: Vec<f32> = (0..rows * w)
@@ -60,8 +62,8 @@ fn ir_agrees_with_onnx_runtime_on_bundled_models() {
     .unwrap();
     for name in ["standard", "gaussian", "pgd", "ibp"] {
         let path = common::models().join(format!("fraud_mlp_{name}.onnx"));
-        let graph = import(&load(&path).unwrap()).unwrap();
         let model = OnnxModel::load(&path, &RuntimeConfig::default()).unwrap();
+        let graph = executed_ir(&model).unwrap();
         let ort = model
             .session()
             .unwrap()
@@ -106,9 +108,9 @@ fn vnncomp_counterexamples_evaluate_to_their_recorded_outputs() {
         for rec in reader.records() {
             let rec = rec.unwrap();
             let onnx = dir.join(bench).join(&rec[0]);
-            let graph = graphs
-                .entry(onnx.clone())
-                .or_insert_with(|| import(&load(&onnx).unwrap()).unwrap());
+            let graph = graphs.entry(onnx.clone()).or_insert_with(|| {
+                executed_ir(&OnnxModel::load(&onnx, &RuntimeConfig::default()).unwrap()).unwrap()
+            });
             let x: Vec<f64> = rec[4]
                 .split_whitespace()
                 .map(|v| v.parse::<f32>().unwrap() as f64)

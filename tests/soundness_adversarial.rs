@@ -701,8 +701,12 @@ fn fusion_case(rng: &mut ChaCha8Rng) -> (Vec<u8>, Vec<Region>) {
     let (m, x_scale) = match pattern {
         // No bias here: MatMul + Add would become a Gemm first, which takes no scale.
         0 | 1 => (
-            m.node("Mul", &["x", "s"], &["xs"], vec![])
-                .node("MatMul", &["xs", "W1"], &["h"], vec![]),
+            m.node("Mul", &["x", "s"], &["xs"], vec![]).node(
+                "MatMul",
+                &["xs", "W1"],
+                &["h"],
+                vec![],
+            ),
             xs,
         ),
         2 => {
