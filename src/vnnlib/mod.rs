@@ -2,10 +2,12 @@
 //!
 //! ```no_run
 //! # fn main() -> robcert::Result<()> {
-//! let property = robcert::vnnlib::parse_file("prop_6.vnnlib".as_ref())?;
+//! use std::path::Path;
+//! let property = robcert::vnnlib::parse_file(Path::new("prop_6.vnnlib"))?;
 //! property.check_dimensions(5, 5)?;
 //! for group in &property.groups {
-//!     // verify: no x in group.input has an output satisfying one of group.outputs
+//!     // To prove: no x in `group.input` has outputs satisfying one of `group.outputs`.
+//!     println!("{} output case(s) on {:?}", group.outputs.len(), group.input);
 //! }
 //! # Ok(()) }
 //! ```
@@ -40,7 +42,7 @@
 //! whose variable counts do not match a network fails [`Property::check_dimensions`] with
 //! [`crate::Error::VnnLibDimensions`]. No input makes the parser panic.
 //!
-//! Result files: [`render_answer`] and [`parse_answer`] (see [`result`]).
+//! Result files: [`Answer`], [`render_answer`] and [`parse_answer`].
 
 mod exact;
 mod lexer;
@@ -48,7 +50,7 @@ mod linear;
 mod normal;
 mod parse;
 mod property;
-pub mod result;
+mod result;
 
 #[cfg(test)]
 mod reference;

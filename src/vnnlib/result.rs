@@ -1,17 +1,4 @@
-//! VNN-COMP result files: `unsat`, `timeout`, `unknown`, or `sat` followed by the
-//! counterexample as an S-expression of `(name value)` pairs, inputs then outputs:
-//!
-//! ```text
-//! sat
-//! ((X_0 0.6000000238418579)
-//!  (X_1 -0.5)
-//!  (Y_0 -0.017221599817276))
-//! ```
-//!
-//! Values are written in Rust's shortest round-trip form of the `f64`, so reading them back
-//! gives the same bits. Networks run in float32: store the `f64` of the float32 value the
-//! network actually received ([`Assignment::from_f32`]), never a decimal that rounds to it,
-//! so that the input box is checked on the very point that was evaluated.
+//! VNN-COMP result files (see [`Answer`]).
 
 use super::Location;
 use super::lexer::{Sexpr, error, read_sexprs};
@@ -22,6 +9,21 @@ use std::path::Path;
 
 /// A verifier's answer on one instance, in the competition's words: `Sat` means the property
 /// is violated (the assignment is a counterexample), `Unsat` means it holds.
+///
+/// The result file holds `unsat`, `timeout`, `unknown`, or `sat` followed by the
+/// counterexample as an S-expression of `(name value)` pairs, inputs then outputs:
+///
+/// ```text
+/// sat
+/// ((X_0 0.6000000238418579)
+///  (X_1 -0.5)
+///  (Y_0 -0.017221599817276))
+/// ```
+///
+/// Values are written in Rust's shortest round-trip form of the `f64`, so reading them back
+/// gives the same bits. Networks run in float32: store the `f64` of the float32 value the
+/// network actually received ([`Assignment::from_f32`]), never a decimal that rounds to it,
+/// so that the input box is checked on the very point that was evaluated.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Answer {
     Sat(Assignment),
