@@ -132,6 +132,38 @@ pub enum Error {
         value: String,
         message: String,
     },
+
+    #[error("{path}:{line}:{column}: {message} (at {at})", at = token_label(.token))]
+    VnnLib {
+        path: PathBuf,
+        /// 1-based line and column (in characters) of the offending token.
+        line: usize,
+        column: usize,
+        /// The offending token as written; empty at the end of the file.
+        token: String,
+        message: String,
+    },
+
+    #[error(
+        "{path} declares {property_inputs} input(s) X_ and {property_outputs} output(s) Y_, but the \
+         network has {network_inputs} input(s) and {network_outputs} output(s); is this the property \
+         for this network?"
+    )]
+    VnnLibDimensions {
+        path: PathBuf,
+        property_inputs: usize,
+        property_outputs: usize,
+        network_inputs: usize,
+        network_outputs: usize,
+    },
+}
+
+fn token_label(token: &str) -> String {
+    if token.is_empty() {
+        "end of file".to_string()
+    } else {
+        format!("`{token}`")
+    }
 }
 
 impl Error {

@@ -22,5 +22,6 @@ pub mod runtime;
 pub mod smoothing;
 pub mod threat;
 pub mod util;
+pub mod vnnlib;
 
 pub use error::{Error, Result};
