@@ -5,6 +5,8 @@
 //! (`Session::run` takes `&mut self`), so callers create one [`ModelSession`] per worker from a
 //! shared [`OnnxModel`].
 
+pub mod graph_ops;
+
 use crate::error::{Error, Result};
 use ort::session::{Session, builder::GraphOptimizationLevel};
 use ort::value::{TensorElementType, TensorRef, ValueType};
@@ -286,6 +288,7 @@ fn build_session(path: &Path, bytes: &[u8], config: &RuntimeConfig) -> Result<Se
             .with_optimization_level(GraphOptimizationLevel::Level3)?
             .with_intra_threads(threads)?
             .with_inter_threads(1)?
+            .with_operators(graph_ops::graph_operator_domain()?)?
             .commit_from_memory(bytes)
     };
     build().map_err(|e| session_error(path, e))
