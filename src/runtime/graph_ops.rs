@@ -142,19 +142,21 @@ impl From<GraphOpError> for ort::Error {
 }
 
 /// One aggregation rule with its validated attributes. `d` is the degree (neighbourhood size),
-/// `v_1 ≤ … ≤ v_d` one coordinate's values in `totalOrder`, `x_1 … x_d` the neighbour rows in
-/// neighbour order (ascending source index), `round` rounding f64 → f32 to nearest-even.
+/// `v_0 ≤ … ≤ v_{d−1}` one coordinate's values in `totalOrder` (0-based), `x_1 … x_d` the
+/// neighbour rows in neighbour order (ascending source index), `round` rounding f64 → f32 to
+/// nearest, ties to even.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Aggregator {
-    /// `v_{⌊(d−1)/2⌋ + 1}` (1-based): the lower median, an input value bit for bit.
+    /// `v_{⌊(d−1)/2⌋}`: the lower median, an input value bit for bit.
     Median,
-    /// With `k = d − 2·trim > 0`: `S = ((+0 + v_{trim+1}) + v_{trim+2}) + … + v_{d−trim}` in
-    /// f64, `y = clamp(round(S / k), v_{trim+1}, v_{d−trim})`. With `d ≤ 2·trim`: the lower
+    /// With `k = d − 2·trim > 0`: `S = ((+0 + v_trim) + v_{trim+1}) + … + v_{d−1−trim}` in
+    /// f64, `y = clamp(round(S / k), v_trim, v_{d−1−trim})`. With `d ≤ 2·trim`: the lower
     /// median. `trim = 0` is the plain mean.
     TrimmedMean { trim: usize },
     /// In f64: `‖a − b‖ = sqrt(((+0 + (a_1 − b_1)²) + …) + (a_F − b_F)²)`;
     /// `D_i = Σ_{j=1..d} ‖x_i − x_j‖` (j ascending); `m = min_i D_i`;
-    /// `e_i = exp((m − D_i) / T)` (Rust's `f64::exp`); `Z = Σ_i e_i`; `w_i = e_i / Z`;
+    /// `e_i = exp((m − D_i) / T)` (Rust's `f64::exp`, glibc's `exp`); `Z = Σ_i e_i`;
+    /// `w_i = e_i / Z`;
     /// per coordinate `f`: `y_f = clamp(round(Σ_i w_i · x_i[f]), min_i x_i[f], max_i x_i[f])`
     /// (sums over i ascending). Mathematically `w = softmax(−D / T)`, a convex combination.
     SoftMedoid { temperature: f32 },
