@@ -27,6 +27,8 @@ const SYMBOLIC_DIM: &str = "N";
 #[derive(Clone, Debug)]
 pub struct ModelBuilder {
     opset: i64,
+    /// Operator sets of other domains, as (domain, version), in the order they were added.
+    domain_opsets: Vec<(String, i64)>,
     graph: proto::GraphProto,
 }
 
@@ -35,6 +37,7 @@ impl ModelBuilder {
     pub fn new(opset: i64) -> ModelBuilder {
         ModelBuilder {
             opset,
+            domain_opsets: Vec::new(),
             graph: proto::GraphProto {
                 name: "robcert".into(),
                 ..Default::default()
@@ -101,8 +104,58 @@ impl ModelBuilder {
     /// # Panics
     /// As [`ModelBuilder::node`].
     pub fn named_node(
+        self,
+        name: &str,
+        op_type: &str,
+        inputs: &[&str],
+        outputs: &[&str],
+        attributes: Vec<(&str, Attribute)>,
+    ) -> Self {
+        self.push_node(name, "", op_type, inputs, outputs, attributes)
+    }
+
+    /// Imports version `version` of the operator set `domain` (e.g. `ai.robcert` 1), next to the
+    /// default ONNX domain. Nodes of that domain are added with [`ModelBuilder::domain_node`].
+    pub fn opset_import(mut self, domain: &str, version: i64) -> Self {
+        self.domain_opsets.push((domain.into(), version));
+        self
+    }
+
+    /// Adds a node of operator `op_type` from the operator set `domain`, named `n<k>` like
+    /// [`ModelBuilder::node`]. The model must import the domain ([`ModelBuilder::opset_import`]);
+    /// ONNX Runtime refuses the model otherwise.
+    ///
+    /// ```
+    /// use robcert::onnx::{Attribute, ElemType, ModelBuilder};
+    /// let bytes = ModelBuilder::new(17)
+    ///     .opset_import("ai.robcert", 1)
+    ///     .input("x", ElemType::F32, &[None, Some(4)])
+    ///     .input("edge_index", ElemType::I64, &[Some(2), None])
+    ///     .output("y", &[None, Some(4)])
+    ///     .domain_node("ai.robcert", "TrimmedMeanAggregate", &["x", "edge_index"], &["y"],
+    ///                  vec![("trim", Attribute::Int(1))])
+    ///     .encode();
+    /// assert!(!bytes.is_empty());
+    /// ```
+    ///
+    /// # Panics
+    /// As [`ModelBuilder::node`].
+    pub fn domain_node(
+        self,
+        domain: &str,
+        op_type: &str,
+        inputs: &[&str],
+        outputs: &[&str],
+        attributes: Vec<(&str, Attribute)>,
+    ) -> Self {
+        let name = format!("n{}", self.graph.node.len());
+        self.push_node(&name, domain, op_type, inputs, outputs, attributes)
+    }
+
+    fn push_node(
         mut self,
         name: &str,
+        domain: &str,
         op_type: &str,
         inputs: &[&str],
         outputs: &[&str],
@@ -117,22 +170,32 @@ impl ModelBuilder {
                 .into_iter()
                 .map(|(name, value)| attribute_proto(name, value))
                 .collect(),
-            domain: String::new(),
+            domain: domain.into(),
         });
         self
     }
 
     /// The serialized `ModelProto` (IR version 8, producer `robcert`).
     pub fn encode(&self) -> Vec<u8> {
+        let default_opset = proto::OperatorSetIdProto {
+            domain: String::new(),
+            version: self.opset,
+        };
+        let domain_opsets =
+            self.domain_opsets
+                .iter()
+                .map(|(domain, version)| proto::OperatorSetIdProto {
+                    domain: domain.clone(),
+                    version: *version,
+                });
         proto::ModelProto {
             ir_version: IR_VERSION,
             producer_name: "robcert".into(),
             producer_version: env!("CARGO_PKG_VERSION").into(),
             graph: Some(self.graph.clone()),
-            opset_import: vec![proto::OperatorSetIdProto {
-                domain: String::new(),
-                version: self.opset,
-            }],
+            opset_import: std::iter::once(default_opset)
+                .chain(domain_opsets)
+                .collect(),
         }
         .encode_to_vec()
     }

@@ -5,6 +5,8 @@
 //! (`Session::run` takes `&mut self`), so callers create one [`ModelSession`] per worker from a
 //! shared [`OnnxModel`].
 
+pub mod graph_ops;
+
 use crate::error::{Error, Result};
 use ort::session::{Session, builder::GraphOptimizationLevel};
 use ort::value::{TensorElementType, TensorRef, ValueType};
@@ -474,7 +476,8 @@ fn build_session_saving(
         let mut builder = Session::builder(env)?
             .with_optimization_level(config.optimization.to_ort())?
             .with_intra_threads(threads)?
-            .with_inter_threads(1)?;
+            .with_inter_threads(1)?
+            .with_operators(graph_ops::graph_operator_domain()?)?;
         if let Some(out) = optimized_out {
             builder = builder.with_optimized_model_path(out)?;
         }
