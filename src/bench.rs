@@ -159,9 +159,8 @@ pub fn bounds_timing(
     let mut out = Vec::new();
     for &method in methods {
         let run = |p: &(Region, usize, Vec<usize>)| {
-            margin_lower(graph, &p.0, method, p.1, &p.2)
-                .iter()
-                .all(|&m| m > 0.0)
+            crate::bounds::verdict::worst_margin(&margin_lower(graph, &p.0, method, p.1, &p.2))
+                > graph.margin_threshold()
         };
         let mut one = Vec::new();
         let mut all = Vec::new();

@@ -589,6 +589,7 @@ pub fn certify(
 
     let class_names = &prepared.threat.class_names;
     let smoothing_results = smoothing.as_ref().map(|(report, rows)| MethodResults {
+        network: None,
         summary: serde_json::to_value(&report.summary).expect("serialisable summary"),
         rows: files.add(
             "smoothing_rows.csv",
@@ -596,6 +597,7 @@ pub fn certify(
         ),
     });
     let bounds_results = bounds_out.as_ref().map(|(report, rows)| MethodResults {
+        network: Some(report.network.clone()),
         summary: serde_json::to_value(&report.summary).expect("serialisable summary"),
         rows: files.add(
             "bounds_rows.csv",
@@ -641,6 +643,7 @@ pub fn certify(
             name: "robcert".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             source_commit: options.source_commit.clone().unwrap_or_else(source_commit),
+            onnxruntime: crate::runtime::runtime_info(prepared.model.runtime_config())?,
         },
         generated_at: options.timestamp.clone().unwrap_or_else(utc_now),
         context: spec.context.clone().unwrap_or_default(),

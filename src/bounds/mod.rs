@@ -345,7 +345,7 @@ pub fn margin_lower(
     label: usize,
     others: &[usize],
 ) -> Vec<f64> {
-    margin_bounds(graph, region, method, label, others).lower
+    margin_bounds_with(graph, region, method, label, others, false).lower
 }
 
 /// Lower bounds of `score[label] − score[k]` for each `k` in `others`, with the corners that
@@ -357,11 +357,22 @@ pub fn margin_bounds(
     label: usize,
     others: &[usize],
 ) -> MarginBounds {
+    margin_bounds_with(graph, region, method, label, others, true)
+}
+
+fn margin_bounds_with(
+    graph: &Graph,
+    region: &Region,
+    method: Method,
+    label: usize,
+    others: &[usize],
+    corners: bool,
+) -> MarginBounds {
     let mut out = match method {
         Method::AlphaCrown => {
             alpha::alpha_margin_bounds(graph, region, label, others, &alpha::AlphaConfig::default())
         }
-        Method::Ibp => ibp_margin_bounds(graph, region, label, others),
+        Method::Ibp => ibp_margin_bounds(graph, region, label, others, corners),
         Method::Crown => crown_margin_bounds(graph, region, label, others),
     };
     for l in out.lower.iter_mut() {
@@ -387,6 +398,7 @@ fn ibp_margin_bounds(
     region: &Region,
     label: usize,
     others: &[usize],
+    corners: bool,
 ) -> MarginBounds {
     let bounds = ibp_all(graph, region);
     if poisoned(&bounds, graph.output) {
@@ -412,6 +424,12 @@ fn ibp_margin_bounds(
                 *l = f;
             }
         }
+    }
+    if !corners {
+        return MarginBounds {
+            lower,
+            corners: Vec::new(),
+        };
     }
     let corners = others
         .iter()

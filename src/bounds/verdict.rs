@@ -285,7 +285,9 @@ pub fn judge_row(
         if let Some(graph) = ctx.graph {
             for m in row.methods.iter_mut() {
                 m.certified_scale = Some(largest_scale(steps, max, |s| {
-                    Ok(verifies(graph, &region_at(s)?, m.method, label, &targets).0)
+                    let margins =
+                        super::margin_lower(graph, &region_at(s)?, m.method, label, &targets);
+                    Ok(worst_margin(&margins) > graph.margin_threshold())
                 })?);
             }
         }

@@ -68,7 +68,7 @@ pub fn run(cmd: &BenchCommand) -> Result<()> {
                 data: None,
             };
             let prepared = prepare(&spec, &overrides, &Default::default())?;
-            let graph = crate::onnx::import::import(&crate::onnx::load(&prepared.model.path)?)?;
+            let (graph, _) = crate::pipeline::load_network(&prepared.model)?;
             let timings = crate::bench::bounds_timing(
                 &graph,
                 &prepared,

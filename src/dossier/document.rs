@@ -16,6 +16,9 @@ pub struct Engine {
     pub version: String,
     /// The git commit robcert was built from (`unknown` outside a checkout).
     pub source_commit: String,
+    /// The ONNX Runtime that ran the model, and its graph optimisation level: a deployment must
+    /// match both for the certificates to apply to it.
+    pub onnxruntime: crate::runtime::RuntimeInfo,
 }
 
 /// Model-risk documentation carried from the spec's `[context]` table.
@@ -54,6 +57,10 @@ pub struct Methods {
 pub struct MethodResults {
     pub summary: serde_json::Value,
     pub rows: FileHash,
+    /// For bound methods: the network they certified (the graph ONNX Runtime executes, its hash,
+    /// the output transform) or why they fell back to the black-box attack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::pipeline::NetworkInfo>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

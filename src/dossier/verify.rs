@@ -219,6 +219,28 @@ pub fn verify(options: &VerifyOptions) -> Result<VerifyReport> {
                     "the bounds summary's margin_threshold is missing or not one robcert uses",
                 )
             })?;
+        let network = res.network.as_ref().ok_or_else(|| {
+            fail(
+                dir,
+                "the bounds results do not say which network was bounded",
+            )
+        })?;
+        let expected = match network.output_transform.as_deref() {
+            Some("identity") | None => 0.0,
+            Some("softmax") => crate::numerics::SOFTMAX_ORDER_MARGIN,
+            Some(other) => {
+                return Err(fail(dir, format!("unknown output transform `{other}`")));
+            }
+        };
+        if threshold != expected {
+            return Err(fail(
+                dir,
+                format!(
+                    "margin_threshold {threshold} does not match the output transform {:?}",
+                    network.output_transform
+                ),
+            ));
+        }
         for r in &rows {
             let ok = match r.verdict {
                 VerdictKind::Verified => {

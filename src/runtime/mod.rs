@@ -472,18 +472,37 @@ fn build_session_saving(
     let env = init(config.library.as_deref())?;
     let threads = config.intra_threads.max(1);
     // rc.15's builder errors carry the builder (not Send + Sync): convert inside the closure.
+    // The `ai.robcert` operators are registered only for models that mention the domain, and
+    // such sessions are created one at a time: ONNX Runtime's registration of a custom domain is
+    // not safe against concurrent session creation ("domain is already exist").
+    let custom = uses_graph_operators(bytes);
     let build = || -> ort::Result<Session> {
         let mut builder = Session::builder(env)?
             .with_optimization_level(config.optimization.to_ort())?
             .with_intra_threads(threads)?
-            .with_inter_threads(1)?
-            .with_operators(graph_ops::graph_operator_domain()?)?;
+            .with_inter_threads(1)?;
+        if custom {
+            builder = builder.with_operators(graph_ops::graph_operator_domain()?)?;
+        }
         if let Some(out) = optimized_out {
             builder = builder.with_optimized_model_path(out)?;
         }
         builder.commit_from_memory(bytes)
     };
+    static CUSTOM_DOMAIN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = custom.then(|| {
+        CUSTOM_DOMAIN_LOCK
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    });
     build().map_err(|e| session_error(path, e))
+}
+
+/// Whether a serialized model may use robcert's `ai.robcert` operators (its bytes name the
+/// domain; a false positive only registers operators the model does not use).
+fn uses_graph_operators(bytes: &[u8]) -> bool {
+    let needle = graph_ops::DOMAIN.as_bytes();
+    bytes.windows(needle.len()).any(|w| w == needle)
 }
 
 /// A fresh private folder (mode 0700) for a file ONNX Runtime writes; removed on drop.

@@ -166,7 +166,8 @@ pub fn check_region(
                 if let Some(b) = interval {
                     for (c, &score) in s.iter().enumerate() {
                         let v = f64::from(score);
-                        if !(b.lo[c] <= v && v <= b.hi[c]) && !b.lo[c].is_infinite() {
+                        let inside = b.lo[c] <= v && v <= b.hi[c];
+                        if !inside && !b.lo[c].is_infinite() {
                             return Err(format!(
                                 "{method:?}: score {c} = {v:e} outside [{:e}, {:e}] at {p:?}",
                                 b.lo[c], b.hi[c]
@@ -175,7 +176,8 @@ pub fn check_region(
                     }
                     for (r, &k) in others.iter().enumerate() {
                         let m = f64::from(s[label]) - f64::from(s[k]);
-                        if bounds.lower[r] > f64::NEG_INFINITY && !(m >= bounds.lower[r]) {
+                        let holds = m >= bounds.lower[r];
+                        if bounds.lower[r] > f64::NEG_INFINITY && !holds {
                             return Err(format!(
                                 "{method:?}: margin {label}-{k} = {m:e} below its bound {:e} \
                                  at {p:?}",
