@@ -844,3 +844,55 @@ fn safety_net_catches_an_unsound_bound_at_its_corners() {
         other => panic!("the unsound bound was not caught: {other:?}"),
     }
 }
+
+/// A Dropout whose `training_mode` is an initializer (a BOOL tensor) imports as the identity when
+/// false (the whole run used to fail at decoding the BOOL tensor); when true the model's output
+/// is random, which robcert refuses with a message naming the node.
+#[test]
+fn dropout_with_a_training_mode_initializer_imports_or_falls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = |training: bool| {
+        ModelBuilder::new(17)
+            .input("x", ElemType::F32, &[None, Some(2)])
+            .initializer("W", &[2, 2], &[1.0, -1.0, 0.5, 2.0])
+            .initializer("ratio", &[], &[0.5])
+            .tensor_initializer(
+                "training",
+                &Tensor {
+                    dims: vec![],
+                    data: TensorData::Bool(vec![training]),
+                },
+            )
+            .node("MatMul", &["x", "W"], &["t"], vec![])
+            .named_node(
+                "drop",
+                "Dropout",
+                &["t", "ratio", "training"],
+                &["y"],
+                vec![],
+            )
+            .output("y", &[None, Some(2)])
+            .encode()
+    };
+    let off = load_model(
+        dir.path(),
+        "off.onnx",
+        &model(false),
+        OptimizationLevel::Disabled,
+    )
+    .unwrap();
+    let graph = executed_ir(&off).unwrap();
+    assert_eq!(graph.nodes.len(), 1, "Dropout in inference is the identity");
+    // In training mode the output is random: refused at load, naming the node, for every method.
+    let e = load_model(
+        dir.path(),
+        "on.onnx",
+        &model(true),
+        OptimizationLevel::Disabled,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("`drop`") && e.to_string().contains("random"),
+        "{e}"
+    );
+}

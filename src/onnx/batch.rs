@@ -160,15 +160,6 @@ pub fn batch_coupling(graph: &OnnxGraph) -> Option<(String, String, String)> {
                         .map(|t| t.dims.len())
                         .max()
                         .unwrap_or(0);
-                    if op == "Dropout" && node.inputs.get(2).is_some_and(|s| !s.is_empty()) {
-                        let training = graph
-                            .initializers
-                            .get(&node.inputs[2])
-                            .is_none_or(|t| t.to_f64().iter().any(|&v| v != 0.0));
-                        if training {
-                            return coupled("Dropout in training mode".into());
-                        }
-                    }
                     if const_rank > rank {
                         Track::Untracked
                     } else {
@@ -274,4 +265,38 @@ pub fn batch_coupling(graph: &OnnxGraph) -> Option<(String, String, String)> {
         }
     }
     None
+}
+
+/// Ops that make a model's output random.
+const RANDOM_OPS: &[&str] = &[
+    "Bernoulli",
+    "Multinomial",
+    "RandomNormal",
+    "RandomNormalLike",
+    "RandomUniform",
+    "RandomUniformLike",
+];
+
+/// The first node that makes the output random (a random op, or Dropout in training mode), as
+/// `(node name, op type, why)`.
+pub fn randomness(graph: &OnnxGraph) -> Option<(String, String, String)> {
+    graph.nodes.iter().find_map(|node| {
+        let found = |why: &str| Some((node.name.clone(), node.op_type.clone(), why.to_string()));
+        if RANDOM_OPS.contains(&node.op_type.as_str()) {
+            return found("a random-number operator");
+        }
+        if node.op_type == "Dropout" {
+            let training = match node.inputs.get(2).filter(|s| !s.is_empty()) {
+                Some(name) => graph
+                    .initializers
+                    .get(name)
+                    .is_none_or(|t| t.to_f64().iter().any(|&v| v != 0.0)),
+                None => node.attributes.contains_key("is_test") && node.attr_int("is_test", 1) == 0,
+            };
+            if training {
+                return found("Dropout in training mode drops values at random");
+            }
+        }
+        None
+    })
 }

@@ -349,25 +349,36 @@ impl OnnxModel {
                 model.output_name, model.num_classes
             )));
         }
-        if model.fixed_batch.is_none() {
-            model.check_rows_independent()?;
-        }
+        model.check_rows_independent()?;
         Ok(model)
     }
 
-    /// Refuses models whose output for a row depends on the other rows of the batch: first the
-    /// static pass over the graph (`onnx::batch`), then a probe that runs distinct rows together
-    /// and one at a time and requires the same scores (up to float32 noise of a differently
-    /// blocked kernel, [`BATCH_PROBE_REL_TOLERANCE`]) and the same classes.
+    /// Refuses models whose output is random or, for a row, depends on the other rows of the
+    /// batch: first static passes over the graph (`onnx::batch`), then a probe that scores
+    /// distinct rows twice (bit-identical), together and one at a time (the same classes and,
+    /// up to float32 noise of a differently blocked kernel, [`BATCH_PROBE_REL_TOLERANCE`], the
+    /// same scores). A model with a fixed batch of 1 cannot mix rows.
     fn check_rows_independent(&self) -> Result<()> {
         let coupled = |message: String| Error::BatchCoupled {
             path: self.path.clone(),
             message,
         };
-        if let Ok(graph) = crate::onnx::decode(&self.path, &self.bytes)
-            && let Some((node, op, why)) = crate::onnx::batch::batch_coupling(&graph)
-        {
-            return Err(coupled(format!("node `{node}` ({op}): {why}")));
+        if let Ok(graph) = crate::onnx::decode(&self.path, &self.bytes) {
+            if let Some((node, op, why)) = crate::onnx::batch::randomness(&graph) {
+                return Err(Error::ModelSignature {
+                    path: self.path.clone(),
+                    message: format!(
+                        "node `{node}` ({op}) makes the output random ({why}); robcert certifies \
+                         deterministic models"
+                    ),
+                });
+            }
+            if let Some((node, op, why)) = crate::onnx::batch::batch_coupling(&graph) {
+                return Err(coupled(format!("node `{node}` ({op}): {why}")));
+            }
+        }
+        if self.fixed_batch.is_some() {
+            return Ok(());
         }
         let rows = BATCH_PROBE_ROWS;
         let w = self.input_width;
@@ -377,6 +388,19 @@ impl OnnxModel {
             .collect();
         let mut session = self.session()?;
         let together = session.scores(&x, rows)?;
+        let again = session.scores(&x, rows)?;
+        if together
+            .iter()
+            .zip(&again)
+            .any(|(a, b)| a.to_bits() != b.to_bits())
+        {
+            return Err(Error::ModelSignature {
+                path: self.path.clone(),
+                message: "the same rows scored twice give different outputs: the model is not \
+                          deterministic, and robcert certifies deterministic models"
+                    .into(),
+            });
+        }
         let mut reversed_rows = Vec::with_capacity(rows * w);
         for r in (0..rows).rev() {
             reversed_rows.extend_from_slice(&x[r * w..(r + 1) * w]);
