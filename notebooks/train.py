@@ -520,8 +520,12 @@ def export_onnx(p, mean, std, names, path: Path, regime: str):
                     + ", ".join(names) + ". Output logits[:,1] = fraud."),
     )
     model.ir_version = IR_VERSION
+    # `robcert.features` / `robcert.classes` (JSON arrays) are what robcert reads to match data
+    # columns to the model's inputs by name; the plain `features`/`classes` keys are kept.
     helper.set_model_props(model, {"regime": regime, "features": ",".join(names),
-                                   "classes": "legit,fraud"})
+                                   "classes": "legit,fraud",
+                                   "robcert.features": json.dumps(list(names)),
+                                   "robcert.classes": json.dumps(["legit", "fraud"])})
     onnx.checker.check_model(model, full_check=True)
     path.write_bytes(model.SerializeToString())
     # every initializer must be stored as raw_data

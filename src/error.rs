@@ -64,7 +64,10 @@ pub enum Error {
         message: String,
     },
 
-    #[error("{path}: label column `{column}` not found (columns: {available})")]
+    #[error("{path}: {message}")]
+    ColumnsMismatch { path: PathBuf, message: String },
+
+    #[error("{path}: column `{column}` not found (columns: {available})")]
     MissingColumn {
         path: PathBuf,
         column: String,
@@ -122,6 +125,26 @@ pub enum Error {
 
     #[error("dossier {path}: {message}")]
     Dossier { path: PathBuf, message: String },
+
+    #[error(
+        "{path} is not a regular file (a directory, FIFO, device or socket); robcert reads regular files only"
+    )]
+    NotARegularFile { path: PathBuf },
+
+    #[error(
+        "{path} is {size} bytes, more than robcert's limit of {limit} bytes for this kind of file"
+    )]
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
+
+    #[error("{message}")]
+    DossierInvalid { message: String },
+
+    #[error("{message}")]
+    Usage { message: String },
 
     #[error("invalid input region: {message}")]
     Region { message: String },

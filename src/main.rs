@@ -4,8 +4,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = robcert::cli::Cli::parse();
     match robcert::cli::run(cli) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(robcert::cli::dossier::INVALID),
+        Ok(outcome) => ExitCode::from(outcome.code()),
         Err(e) => {
             eprintln!("error: {e}");
             let mut source = std::error::Error::source(&e);
@@ -13,7 +12,7 @@ fn main() -> ExitCode {
                 eprintln!("  caused by: {s}");
                 source = s.source();
             }
-            ExitCode::from(2)
+            ExitCode::from(robcert::cli::ERROR_STATUS)
         }
     }
 }

@@ -1,73 +1,53 @@
 //! Writers for per-row CSV files and JSON summaries that pandas and jq read directly, and the
 //! plain-text summary the CLI prints.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pipeline::SmoothingReport;
 use crate::smoothing::RowCertificate;
-use crate::util::atomic_write;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
-}
-
-/// Per-row smoothing results as CSV: one column per field, counts as `count_<class>`, empty
-/// cells for values that do not apply (e.g. the radius of an abstained row).
-pub fn smoothing_rows_csv(rows: &[RowCertificate], class_names: &[String]) -> String {
-    let mut s = String::from(
-        "index,label,base_prediction,top,prediction,abstain,n,p_lower,p_value,radius,region_radius,in_target,certified_at_budget,amount",
-    );
-    for c in class_names {
-        write!(s, ",count_{c}").unwrap();
-    }
-    s.push('\n');
-    for r in rows {
-        write!(
-            s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.index,
-            r.label,
-            r.base_prediction,
-            r.top,
-            opt(r.prediction),
-            r.prediction.is_none(),
-            r.n,
-            opt(r.p_lower),
-            opt(r.p_value),
-            opt(r.radius),
-            r.region_radius,
-            r.in_target,
-            r.certified_at_budget,
-            opt(r.amount)
-        )
-        .unwrap();
-        for c in &r.counts {
-            write!(s, ",{c}").unwrap();
-        }
-        s.push('\n');
-    }
-    s
-}
-
-/// Writes `smoothing_rows.csv` and `smoothing_summary.json` into `dir` (each atomically).
+/// Writes the output folder of `robcert smooth`: `smoothing_rows.csv` (the dossier's format) and
+/// `smoothing_summary.json`, under the output-folder rules (`dossier::folder`).
 pub fn write_smoothing(
     dir: &Path,
+    force: bool,
     report: &SmoothingReport,
     rows: &[RowCertificate],
 ) -> Result<()> {
-    atomic_write(
-        &dir.join("smoothing_rows.csv"),
-        smoothing_rows_csv(rows, &report.threat.class_names).as_bytes(),
-    )?;
-    let json = serde_json::to_string_pretty(report).map_err(|e| Error::Csv {
-        path: dir.join("smoothing_summary.json"),
-        message: e.to_string(),
-    })?;
-    atomic_write(
-        &dir.join("smoothing_summary.json"),
-        (json + "\n").as_bytes(),
-    )
+    let mut files = BTreeMap::new();
+    files.insert(
+        crate::sections::smoothing::ROWS_FILE.to_string(),
+        crate::sections::smoothing::rows_csv(rows, &report.threat.class_names),
+    );
+    let json = serde_json::to_string_pretty(report).expect("serialisable") + "\n";
+    files.insert("smoothing_summary.json".to_string(), json.into_bytes());
+    crate::dossier::folder::write_folder(dir, force, &files)
+}
+
+/// Writes the output folder of `robcert bounds`: `bounds_rows.csv`, `counterexamples.csv` (the
+/// dossier's formats) and `bounds_summary.json`.
+pub fn write_bounds(
+    dir: &Path,
+    force: bool,
+    prepared: &crate::pipeline::Prepared,
+    report: &crate::pipeline::BoundsReport,
+    rows: &[crate::bounds::verdict::RowVerdict],
+) -> Result<()> {
+    use crate::sections::bounds as b;
+    let mut files = BTreeMap::new();
+    files.insert(
+        b::ROWS_FILE.to_string(),
+        b::rows_csv(rows, &report.methods_run),
+    );
+    files.insert(
+        b::COUNTEREXAMPLES_FILE.to_string(),
+        b::counterexamples_csv(rows, &|i| prepared.data.row(i).to_vec(), &report.threat),
+    );
+    let json = serde_json::to_string_pretty(report).expect("serialisable") + "\n";
+    files.insert("bounds_summary.json".to_string(), json.into_bytes());
+    crate::dossier::folder::write_folder(dir, force, &files)
 }
 
 /// A short human summary of a smoothing run.
@@ -175,105 +155,6 @@ pub fn smoothing_table(report: &SmoothingReport) -> String {
     )
     .unwrap();
     out
-}
-
-/// Per-row verdicts as CSV: one `margin_<method>`, `verified_<method>` and `scale_<method>` column
-/// per method; empty cells where a value does not apply.
-pub fn bounds_rows_csv(
-    rows: &[crate::bounds::verdict::RowVerdict],
-    methods: &[crate::bounds::Method],
-) -> String {
-    let mut s = String::from("index,label,base_prediction,verdict,verified_by");
-    for m in methods {
-        let n = m.name();
-        write!(s, ",margin_{n},verified_{n},scale_{n}").unwrap();
-    }
-    s.push_str(",attack_scale,has_counterexample,amount\n");
-    for r in rows {
-        write!(
-            s,
-            "{},{},{},{},{}",
-            r.index,
-            r.label,
-            r.base_prediction,
-            r.verdict.name(),
-            r.verified_by.map(|m| m.name()).unwrap_or("")
-        )
-        .unwrap();
-        for m in methods {
-            match r.methods.iter().find(|x| x.method == *m) {
-                Some(x) => write!(
-                    s,
-                    ",{},{},{}",
-                    x.margin_lower,
-                    x.verified,
-                    opt(x.certified_scale)
-                )
-                .unwrap(),
-                None => s.push_str(",,,"),
-            }
-        }
-        writeln!(
-            s,
-            ",{},{},{}",
-            opt(r.attack_scale),
-            r.counterexample.is_some(),
-            opt(r.amount)
-        )
-        .unwrap();
-    }
-    s
-}
-
-/// Counterexamples as CSV: row index, ONNX Runtime's prediction and scores, then the input in
-/// the data's feature columns (float32 values exactly as fed to ONNX Runtime).
-pub fn counterexamples_csv(
-    rows: &[crate::bounds::verdict::RowVerdict],
-    features: &[String],
-    classes: &[String],
-) -> String {
-    let mut s = String::from("index,predicted");
-    for c in classes {
-        write!(s, ",score_{c}").unwrap();
-    }
-    for f in features {
-        write!(s, ",{f}").unwrap();
-    }
-    s.push('\n');
-    for r in rows {
-        if let Some(ce) = &r.counterexample {
-            write!(s, "{},{}", r.index, ce.predicted).unwrap();
-            for v in &ce.scores {
-                write!(s, ",{v:?}").unwrap();
-            }
-            for v in &ce.x {
-                write!(s, ",{v:?}").unwrap();
-            }
-            s.push('\n');
-        }
-    }
-    s
-}
-
-/// Writes `bounds_rows.csv`, `counterexamples.csv` and `bounds_summary.json` into `dir`.
-pub fn write_bounds(
-    dir: &Path,
-    report: &crate::pipeline::BoundsReport,
-    rows: &[crate::bounds::verdict::RowVerdict],
-) -> Result<()> {
-    atomic_write(
-        &dir.join("bounds_rows.csv"),
-        bounds_rows_csv(rows, &report.bounds.methods).as_bytes(),
-    )?;
-    atomic_write(
-        &dir.join("counterexamples.csv"),
-        counterexamples_csv(rows, &report.threat.features, &report.threat.class_names).as_bytes(),
-    )?;
-    let json = serde_json::to_string_pretty(report).map_err(|e| Error::Csv {
-        path: dir.join("bounds_summary.json"),
-        message: e.to_string(),
-    })?;
-    atomic_write(&dir.join("bounds_summary.json"), (json + "\n").as_bytes())
 }
 
 /// A short human summary of a bounds run.

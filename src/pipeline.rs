@@ -5,7 +5,6 @@ use crate::data::{DataLayout, Dataset};
 use crate::error::{Error, Result};
 use crate::runtime::{OnnxModel, RuntimeConfig, sha256_hex};
 use crate::smoothing::certify::SmoothingOutput;
-use crate::smoothing::result::radius_grid;
 use crate::smoothing::{
     RowCertificate, SmoothingConfig, SmoothingMode, SmoothingRun, SmoothingSummary, run_smoothing,
 };
@@ -15,6 +14,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// A spec with its model, data and threat model loaded and checked against each other.
+#[derive(Clone)]
 pub struct Prepared {
     pub spec: LoadedSpec,
     pub model: OnnxModel,
@@ -63,11 +63,6 @@ pub fn prepare(
     };
     let data_path = overrides.data.clone().unwrap_or_else(|| spec.data_path());
     let model_path = overrides.model.clone().unwrap_or_else(|| spec.model_path());
-    let layout = DataLayout {
-        label: spec.spec.data.label.clone(),
-        amount: spec.spec.data.amount.clone(),
-        ignore: spec.spec.data.ignore.clone(),
-    };
     let relative_hint = |key: &str, given: &Path, e: Error| match e {
         Error::MissingFile { path } if given.is_relative() => Error::spec(
             key,
@@ -81,18 +76,40 @@ pub fn prepare(
         ),
         other => other,
     };
-    let data = Dataset::from_csv(&data_path, &layout)
-        .map_err(|e| relative_hint("data.path", &spec.spec.data.path, e))?;
-    let data_sha256 = sha256_hex(&std::fs::read(&data_path).map_err(|e| Error::io(&data_path, e))?);
     let model = OnnxModel::load(&model_path, runtime)
         .map_err(|e| relative_hint("model.path", &spec.spec.model.path, e))?;
+    let features = model_features(&model, spec.spec.model.features.as_deref())?;
+    let layout = DataLayout {
+        features: Some(features),
+        label: spec.spec.data.label.clone(),
+        amount: spec.spec.data.amount.clone(),
+        id: spec.spec.data.id.clone(),
+        ignore: spec.spec.data.ignore.clone(),
+    };
+    let data = Dataset::from_csv(&data_path, &layout)
+        .map_err(|e| relative_hint("data.path", &spec.spec.data.path, e))?;
+    let data_sha256 = sha256_hex(&crate::util::read_limited(
+        &data_path,
+        crate::util::MAX_DATA_BYTES,
+    )?);
     model.check_width(&data.features)?;
-    let threat = ThreatModel::resolve(
-        &spec.spec.threat,
-        &data,
+    let class_names = match (
         spec.spec.data.classes.as_deref(),
-        model.num_classes,
-    )?;
+        model.class_names.as_deref(),
+    ) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(Error::spec(
+                "data.classes",
+                format!(
+                    "{a:?} differ from the model's own class names {b:?} (metadata `{}`)",
+                    crate::onnx::CLASSES_KEY
+                ),
+            ));
+        }
+        (Some(a), _) => Some(a),
+        (None, b) => b,
+    };
+    let threat = ThreatModel::resolve(&spec.spec.threat, &data, class_names, model.num_classes)?;
     if let Some(&bad) = data.labels.iter().find(|&&l| l >= model.num_classes) {
         return Err(Error::spec(
             "data.label",
@@ -109,6 +126,49 @@ pub fn prepare(
         data_sha256,
         threat,
     })
+}
+
+/// The model's input features in order: from its `robcert.features` metadata or the spec's
+/// `[model] features` (which must agree when both are given).
+pub fn model_features(model: &OnnxModel, from_spec: Option<&[String]>) -> Result<Vec<String>> {
+    match (model.feature_names.as_deref(), from_spec) {
+        (Some(a), Some(b)) if a != b => Err(Error::spec(
+            "model.features",
+            format!(
+                "{b:?} differ from the features the model records in its `{}` metadata, {a:?}",
+                crate::onnx::FEATURES_KEY
+            ),
+        )),
+        (Some(a), _) => Ok(a.to_vec()),
+        (None, Some(b)) => {
+            if b.len() != model.input_width {
+                return Err(Error::spec(
+                    "model.features",
+                    format!(
+                        "{} names for a model input of {} values per row",
+                        b.len(),
+                        model.input_width
+                    ),
+                ));
+            }
+            Ok(b.to_vec())
+        }
+        (None, None) => Err(Error::spec(
+            "model.features",
+            format!(
+                "{} does not say which feature each of its {} inputs is, so data columns cannot be \
+                 matched to it by name. Either list them in the spec, `[model] features = [\"amount\", \
+                 \"hour\", ...]` in the model's input order, or record them in the model once, as a \
+                 JSON array under the metadata key `{}` (`python notebooks/add_feature_names.py \
+                 MODEL.onnx --features amount,hour,...`, or with the onnx package: `p = \
+                 m.metadata_props.add(); p.key = \"{}\"; p.value = json.dumps(names)`)",
+                model.path.display(),
+                model.input_width,
+                crate::onnx::FEATURES_KEY,
+                crate::onnx::FEATURES_KEY
+            ),
+        )),
+    }
 }
 
 pub use crate::util::FileHash as FileRef;
@@ -134,6 +194,9 @@ pub struct SmoothingReport {
     pub spec: FileRef,
     pub threat: ThreatModel,
     pub config: SmoothingConfig,
+    /// Each row's certificate level (α / rows, Bonferroni).
+    pub alpha_per_row: f64,
+    pub warnings: Vec<String>,
     pub summary: SmoothingSummary,
     pub performance: Performance,
 }
@@ -162,8 +225,7 @@ impl Default for JobOptions {
 /// The radius grid of the certified-accuracy curve: 0 to a little beyond the largest radius
 /// any realistic sample size can certify (σ·Φ⁻¹(1 − 10⁻⁶)), in 40 steps.
 pub fn radius_grid_for(sigma: f64) -> Vec<f64> {
-    let max_radius = sigma * crate::smoothing::stats::normal_quantile(1.0 - 1e-6);
-    radius_grid((max_radius * 4.0).ceil() / 4.0, 40)
+    crate::sections::smoothing::radius_grid(sigma)
 }
 
 /// Runs randomized smoothing as the prepared spec says, with `config` (the spec's
@@ -191,6 +253,8 @@ pub fn smooth(
         rows,
         model_evaluations,
         seconds,
+        alpha_per_row,
+        warnings,
     } = run_smoothing(&run)?;
     let summary = SmoothingSummary::from_rows(&rows, &radius_grid_for(config.sigma));
     let (model, data, spec) = prepared.input_files();
@@ -203,6 +267,8 @@ pub fn smooth(
         spec,
         threat: prepared.threat.clone(),
         config: config.clone(),
+        alpha_per_row,
+        warnings,
         summary,
         performance: Performance {
             model_evaluations,
@@ -218,13 +284,29 @@ pub fn smooth(
 /// Bound-engine settings of one job (the spec's `[methods.bounds]` and `[methods.attack]`).
 #[derive(Clone, Debug)]
 pub struct BoundsJob {
-    pub bounds: crate::bounds::verdict::BoundsConfig,
+    /// `None` runs no bound method (rows can then only be falsified or unknown).
+    pub bounds: Option<crate::config::BoundsConfig>,
     /// `None` runs no attack (rows can then only be verified or unknown).
-    pub attack: Option<crate::attack::AttackConfig>,
+    pub attack: Option<crate::config::AttackConfig>,
+}
+
+impl BoundsJob {
+    /// The bound settings the verdicts use: the job's, or none at all (no method, no scale
+    /// search) when the spec has no `[methods.bounds]`.
+    pub fn effective_bounds(&self) -> crate::config::BoundsConfig {
+        self.bounds
+            .clone()
+            .unwrap_or_else(|| crate::config::BoundsConfig {
+                methods: Vec::new(),
+                scale_search: false,
+                ..crate::config::BoundsConfig::default()
+            })
+    }
 }
 
 /// Aggregates of a bounds run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BoundsSummary {
     /// A method verifies a row when its margin lower bound exceeds this (0 for raw scores, the
     /// Softmax tie margin after a final Softmax).
@@ -256,8 +338,10 @@ pub struct BoundsReport {
     pub data: FileRef,
     pub spec: FileRef,
     pub threat: ThreatModel,
-    pub bounds: crate::bounds::verdict::BoundsConfig,
-    pub attack: Option<crate::attack::AttackConfig>,
+    pub bounds: Option<crate::config::BoundsConfig>,
+    pub attack: Option<crate::config::AttackConfig>,
+    /// The bound methods that ran (none without `[methods.bounds]` or after a fallback).
+    pub methods_run: Vec<crate::config::Method>,
     /// What the bound engine certified: the graph ONNX Runtime executes, or why it could not.
     pub network: NetworkInfo,
     pub summary: BoundsSummary,
@@ -354,41 +438,50 @@ pub fn bounds(
     options: &JobOptions,
 ) -> Result<(BoundsReport, Vec<crate::bounds::verdict::RowVerdict>)> {
     use crate::bounds::verdict::{VerdictContext, judge_row};
-    job.bounds.validate()?;
+    if let Some(b) = &job.bounds {
+        b.validate()?;
+    }
+    if let Some(a) = &job.attack {
+        a.validate()?;
+    }
+    let bounds_config = job.effective_bounds();
     let start = std::time::Instant::now();
     let runtime = crate::runtime::runtime_info(prepared.model.runtime_config())?;
-    let (graph, mut network) = match load_network(&prepared.model) {
-        Ok((graph, sha)) => {
-            let transform = match graph.output_transform {
-                crate::ir::OutputTransform::Identity => "identity",
-                crate::ir::OutputTransform::Softmax { .. } => "softmax",
-            };
-            (
-                Some(graph),
-                NetworkInfo {
-                    runtime,
-                    executed_graph_sha256: Some(sha),
-                    output_transform: Some(transform.into()),
-                    fallback: None,
-                },
-            )
+    let mut network = NetworkInfo {
+        runtime,
+        executed_graph_sha256: None,
+        output_transform: None,
+        fallback: None,
+    };
+    // The network is only read when a bound method or the gradient attack needs it.
+    let needs_graph = job.bounds.is_some()
+        || job
+            .attack
+            .as_ref()
+            .is_some_and(|a| a.method == crate::config::AttackMethod::Pgd);
+    let graph = if !needs_graph {
+        None
+    } else {
+        match load_network(&prepared.model) {
+            Ok((graph, sha)) => {
+                network.executed_graph_sha256 = Some(sha);
+                network.output_transform = Some(
+                    match graph.output_transform {
+                        crate::ir::OutputTransform::Identity => "identity",
+                        crate::ir::OutputTransform::Softmax { .. } => "softmax",
+                    }
+                    .into(),
+                );
+                Some(graph)
+            }
+            // The bound engine cannot represent the model: attacks still run through ONNX
+            // Runtime, as a black box; the reason is recorded.
+            Err(e) if job.attack.is_some() && e.is_model_unsupported() => {
+                network.fallback = Some(e.to_string());
+                None
+            }
+            Err(e) => return Err(e),
         }
-        // The bound engine cannot represent the model: attacks still run through ONNX Runtime.
-        Err(e) if job.attack.is_some() && e.is_model_unsupported() => {
-            eprintln!(
-                "warning: {e}\n  continuing with the black-box attack only: rows can be falsified, not verified"
-            );
-            (
-                None,
-                NetworkInfo {
-                    runtime,
-                    executed_graph_sha256: None,
-                    output_transform: None,
-                    fallback: Some(e.to_string()),
-                },
-            )
-        }
-        Err(e) => return Err(e),
     };
     if let Some(graph) = graph
         .as_ref()
@@ -401,19 +494,25 @@ pub fn bounds(
             hint: "the bound engine reads the input width from the ONNX graph".into(),
         });
     }
-    if graph.is_none() {
-        network.output_transform = None;
-    }
     let base = crate::smoothing::certify::base_predictions(&prepared.model, &prepared.data, 4096)?;
     let n = options
         .limit
         .unwrap_or(usize::MAX)
         .min(prepared.data.rows());
     let threshold = graph.as_ref().map_or(0.0, |g| g.margin_threshold());
+    // Without a network (black-box attack, or a fallback) no bound method can run.
+    let methods_config = if graph.is_some() {
+        bounds_config
+    } else {
+        crate::config::BoundsConfig {
+            methods: Vec::new(),
+            ..bounds_config
+        }
+    };
     let ctx = VerdictContext {
         graph: graph.as_ref(),
         threat: &prepared.threat,
-        bounds: &job.bounds,
+        bounds: &methods_config,
         attack: job.attack.as_ref(),
     };
     let progress = if options.progress {
@@ -443,7 +542,7 @@ pub fn bounds(
                             return Ok(());
                         }
                         let amount = prepared.data.amounts.as_ref().map(|a| a[i]);
-                        let row = judge_row(
+                        let mut row = judge_row(
                             &ctx,
                             &mut session,
                             i,
@@ -452,6 +551,7 @@ pub fn bounds(
                             base[i],
                             amount,
                         )?;
+                        row.id = prepared.data.id(i);
                         results.lock().expect("no poisoned lock").push(row);
                         progress.inc(1);
                     }
@@ -477,8 +577,9 @@ pub fn bounds(
         threat: prepared.threat.clone(),
         bounds: job.bounds.clone(),
         attack: job.attack.clone(),
+        methods_run: methods_config.methods.clone(),
         network,
-        summary: BoundsSummary::from_rows(&rows, &job.bounds.methods, threshold),
+        summary: BoundsSummary::from_rows(&rows, &methods_config.methods, threshold),
         seconds: start.elapsed().as_secs_f64(),
     };
     Ok((report, rows))

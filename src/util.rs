@@ -12,6 +12,100 @@ pub struct FileHash {
     pub sha256: String,
 }
 
+/// Largest model file robcert reads (ONNX's own protobuf limit is 2 GiB).
+pub const MAX_MODEL_BYTES: u64 = 2 << 30;
+/// Largest data file robcert reads.
+pub const MAX_DATA_BYTES: u64 = 4 << 30;
+/// Largest file of a dossier folder `verify` reads (rows files included).
+pub const MAX_DOSSIER_FILE_BYTES: u64 = 1 << 30;
+/// Largest spec file.
+pub const MAX_SPEC_BYTES: u64 = 1 << 20;
+
+/// Opens a regular file for reading, refusing special files (FIFOs, devices, sockets — a FIFO
+/// would hang, `/dev/zero` would never end) and files larger than `max` bytes, with an error that
+/// names the file and the limit.
+pub fn open_regular(path: &Path, max: u64) -> Result<std::fs::File> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::NotARegularFile {
+            path: path.to_path_buf(),
+        });
+    }
+    if meta.len() > max {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            limit: max,
+        });
+    }
+    Ok(file)
+}
+
+/// Reads a whole regular file of at most `max` bytes (see [`open_regular`]).
+pub fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = open_regular(path, max)?;
+    let mut bytes = Vec::new();
+    // The length was checked, but a file may grow while it is read: read at most max + 1 bytes.
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > max {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+            limit: max,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Serialises float vectors whose infinite entries (unbounded valid ranges) are written as the
+/// strings `"inf"` / `"-inf"`, since JSON has no infinity and canonical JSON refuses it.
+pub mod serde_nonfinite {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// `±inf` are written as the strings `"inf"` / `"-inf"`; finite values as numbers.
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Entry {
+        Number(f64),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        let entries: Vec<Entry> = v
+            .iter()
+            .map(|&x| {
+                if x == f64::INFINITY {
+                    Entry::Text("inf".into())
+                } else if x == f64::NEG_INFINITY {
+                    Entry::Text("-inf".into())
+                } else {
+                    Entry::Number(x)
+                }
+            })
+            .collect();
+        entries.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        let entries = Vec::<Entry>::deserialize(d)?;
+        entries
+            .into_iter()
+            .map(|e| match e {
+                Entry::Number(x) => Ok(x),
+                Entry::Text(t) if t == "inf" => Ok(f64::INFINITY),
+                Entry::Text(t) if t == "-inf" => Ok(f64::NEG_INFINITY),
+                Entry::Text(t) => Err(serde::de::Error::custom(format!(
+                    "`{t}` is neither a number nor \"inf\" / \"-inf\""
+                ))),
+            })
+            .collect()
+    }
+}
+
 /// Median of the values (mean of the middle two for an even count); NaN for none.
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);

@@ -15,8 +15,10 @@ fn load_csv(text: &str) -> robcert::Result<Dataset> {
     let p = dir.path().join("d.csv");
     std::fs::write(&p, text).unwrap();
     let layout = DataLayout {
+        features: None,
         label: "y".into(),
         amount: None,
+        id: None,
         ignore: vec![],
     };
     Dataset::from_csv(&p, &layout)
@@ -52,7 +54,7 @@ fn non_numeric_values_are_rejected_with_line_and_column() {
 fn missing_label_column_lists_the_columns_present() {
     let m = message(load_csv("a,b,label\n1,2,0\n"));
     assert!(
-        m.contains("label column `y` not found") && m.contains("a, b, label"),
+        m.contains("column `y` not found") && m.contains("a, b, label"),
         "{m}"
     );
 }
@@ -232,7 +234,7 @@ fn invalid_smoothing_parameters_are_rejected_before_any_work() {
 }
 
 #[test]
-fn model_with_wrong_input_width_names_both_widths() {
+fn a_model_without_feature_names_is_an_error_that_says_how_to_add_them() {
     let dir = tempfile::tempdir().unwrap();
     let spec = common::demo_spec(
         &common::fixture("linear_2class.onnx"),
@@ -243,8 +245,27 @@ fn model_with_wrong_input_width_names_both_widths() {
         .err()
         .unwrap()
         .to_string();
+    for needed in [
+        "model.features",
+        "robcert.features",
+        "[model] features",
+        "3 inputs",
+    ] {
+        assert!(m.contains(needed), "missing `{needed}` in: {m}");
+    }
+    // A spec list of the wrong length names both widths.
+    let spec = common::demo_spec(
+        &common::fixture("linear_2class.onnx"),
+        "mutable = { amount = 50.0 }",
+        "",
+    )
+    .replace("[data]", "features = [\"amount\", \"hour\"]\n[data]");
+    let m = common::prepare_spec(dir.path(), &spec)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
-        m.contains("expects 3 input features") && m.contains("21 feature columns"),
+        m.contains("2 names") && m.contains("3 values per row"),
         "{m}"
     );
 }

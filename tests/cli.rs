@@ -66,8 +66,8 @@ fn smooth_certifies_the_bundled_split_and_writes_csv_and_json() {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert_eq!(
-        &header[..5],
-        ["index", "label", "base_prediction", "top", "prediction"]
+        &header[..6],
+        ["row", "id", "label", "base_prediction", "top", "prediction"]
     );
     assert!(header.contains(&"count_fraud") && header.contains(&"certified_at_budget"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
@@ -293,7 +293,7 @@ fn a_missing_relative_path_in_a_spec_says_where_it_was_looked_for() {
     assert_eq!(o.status.code(), Some(2));
     let t = text(&o);
     assert!(
-        t.contains("data.path") && t.contains("resolved against the spec's folder"),
+        t.contains("model.path") && t.contains("resolved against the spec's folder"),
         "{t}"
     );
 }

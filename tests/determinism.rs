@@ -38,11 +38,17 @@ fn counts_do_not_depend_on_threads_batch_or_row_subset() {
     let mut fewer = common::options(2);
     fewer.limit = Some(25);
     let (_, c) = smooth(&prepared, &config(512), SmoothingMode::Certify, &fewer).unwrap();
-    assert_eq!(
-        &a[..25],
-        &c[..],
-        "a row's result depends on which other rows are certified"
-    );
+    // The noise, hence the counts, of a row do not depend on which other rows are certified;
+    // its level does (α / rows, Bonferroni), so the bounds on 25 rows are a little higher.
+    for (x, y) in a[..25].iter().zip(&c) {
+        assert_eq!(
+            (&x.counts, x.top),
+            (&y.counts, y.top),
+            "row {}: counts depend on which other rows are certified",
+            x.index
+        );
+        assert!(y.p_lower >= x.p_lower, "row {}", x.index);
+    }
     let mut other_seed = config(4096);
     other_seed.seed = 12;
     let (_, d) = smooth(&prepared, &other_seed, SmoothingMode::Certify, &one).unwrap();

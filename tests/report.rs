@@ -4,8 +4,8 @@
 use robcert::Error;
 use robcert::report::plots::{PLOT_HEIGHT, PLOT_WIDTH};
 use robcert::report::{
-    Figure, Histogram, HtmlReport, LinePlot, PlotFiles, Section, Series, Table, histogram,
-    line_plot, render_html,
+    Banner, Figure, Histogram, HtmlReport, LinePlot, PlotFiles, Section, Series, Table, Tone,
+    histogram, line_plot, render_html,
 };
 
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
@@ -29,21 +29,25 @@ fn certified_accuracy_plot() -> LinePlot {
                 label: "randomized smoothing (certified)".into(),
                 points: curve(|r| 0.92 * (-0.9 * r).exp()),
                 dashed: false,
+                colour: None,
             },
             Series {
                 label: "CROWN (certified)".into(),
                 points: curve(|r| (0.95 - 0.6 * r).max(0.0)),
                 dashed: false,
+                colour: None,
             },
             Series {
                 label: "alpha-CROWN + BaB (certified)".into(),
                 points: curve(|r| (0.95 - 0.45 * r).max(0.0)),
                 dashed: false,
+                colour: None,
             },
             Series {
                 label: "PGD attack (empirical upper bound)".into(),
                 points: curve(|r| (0.96 - 0.25 * r).max(0.0)),
                 dashed: true,
+                colour: None,
             },
         ],
         y_range: Some((0.0, 1.0)),
@@ -142,6 +146,7 @@ fn series_without_finite_points_is_a_plot_error() {
             label: "broken".into(),
             points: vec![(f64::NAN, 1.0), (0.0, f64::INFINITY)],
             dashed: false,
+            colour: None,
         }],
         ..certified_accuracy_plot()
     };
@@ -160,6 +165,7 @@ fn non_finite_points_are_skipped_and_constant_curves_render() {
                 (2.0, 0.5),
             ],
             dashed: true,
+            colour: None,
         }],
         y_range: None,
         vertical_marker: Some((f64::NAN, "ignored".into())),
@@ -172,6 +178,7 @@ fn non_finite_points_are_skipped_and_constant_curves_render() {
             label: "one point".into(),
             points: vec![(3.0, 3.0)],
             dashed: false,
+            colour: None,
         }],
         y_range: None,
         vertical_marker: None,
@@ -242,12 +249,14 @@ fn sample_report(figures: Vec<Figure>) -> HtmlReport {
     HtmlReport {
         title: "Robustness dossier: fraud_mlp.onnx <script>alert(1)</script>".into(),
         subtitle: "Threat model: amount & merchant features, L-inf budget 0.1".into(),
-        decision: "ACCEPT".into(),
-        decision_ok: true,
-        decision_reasons: vec![
-            "certified accuracy 0.91 >= required 0.85".into(),
-            "no counterexample found by PGD within the budget".into(),
-        ],
+        decision: Some(Banner {
+            outcome: "ACCEPT".into(),
+            tone: Tone::Ok,
+            reasons: vec![
+                "certified accuracy 0.91 >= required 0.85".into(),
+                "no counterexample found by PGD within the budget".into(),
+            ],
+        }),
         sections: vec![
             Section {
                 heading: "Results by method".into(),
@@ -306,15 +315,24 @@ fn html_escapes_text_embeds_images_and_is_self_contained() {
 }
 
 #[test]
-fn html_reject_banner_is_red() {
-    let report = HtmlReport {
-        decision: "REJECT".into(),
-        decision_ok: false,
+fn html_reject_banner_is_red_no_decision_amber_and_a_comparison_has_none() {
+    let banner = |outcome: &str, tone| HtmlReport {
+        decision: Some(Banner {
+            outcome: outcome.into(),
+            tone,
+            reasons: vec![],
+        }),
         ..sample_report(vec![])
     };
-    let html = render_html(&report);
+    let html = render_html(&banner("REJECT", Tone::Bad));
     assert!(html.contains("class=\"decision bad\""));
-    assert!(html.contains(">REJECT<"));
+    let html = render_html(&banner("NO DECISION", Tone::Neutral));
+    assert!(html.contains("class=\"decision neutral\""));
+    let html = render_html(&HtmlReport {
+        decision: None,
+        ..sample_report(vec![])
+    });
+    assert!(!html.contains("class=\"decision"));
 }
 
 /// Writes a demo line plot, histogram and HTML page to /tmp/report-demo/ for visual inspection:

@@ -49,7 +49,7 @@ fn smoothing_an_exotic_op_model_returns_onnx_runtime_predictions() {
     }
     std::fs::write(dir.path().join("cases.csv"), csv).unwrap();
     let spec = format!(
-        "[model]\npath = {:?}\n[data]\npath = \"cases.csv\"\nlabel = \"label\"\n[threat]\nmutable = {{ x0 = 1e-4, x1 = 1e-4 }}\nclip = \"none\"\n",
+        "[model]\npath = {:?}\nfeatures = [\"x0\", \"x1\", \"x2\"]\n[data]\npath = \"cases.csv\"\nlabel = \"label\"\n[threat]\nmutable = {{ x0 = 1e-4, x1 = 1e-4 }}\nclip = \"none\"\n",
         common::fixture("exotic_ops.onnx")
     );
     let prepared = common::prepare_spec(dir.path(), &spec).unwrap();

@@ -52,7 +52,7 @@ fn prepare_linear(dir: &std::path::Path, rows: usize) -> Prepared {
     }
     std::fs::write(dir.join("linear.csv"), csv).unwrap();
     let spec = format!(
-        "[model]\npath = {:?}\n[data]\npath = \"linear.csv\"\nlabel = \"label\"\n[threat]\nmutable = {{ x0 = {}, x1 = {} }}\nimmutable = [\"x2\"]\nclip = \"none\"\ntarget = \"any\"\n",
+        "[model]\npath = {:?}\nfeatures = [\"x0\", \"x1\", \"x2\"]\n[data]\npath = \"linear.csv\"\nlabel = \"label\"\n[threat]\nmutable = {{ x0 = {}, x1 = {} }}\nimmutable = [\"x2\"]\nclip = \"none\"\ntarget = \"any\"\n",
         common::fixture("linear_2class.onnx"),
         BUDGET[0],
         BUDGET[1]

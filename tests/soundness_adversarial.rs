@@ -825,6 +825,10 @@ fn safety_net_catches_an_unsound_bound_at_its_corners() {
         upper: vec![f64::INFINITY; 2],
         target: Target::Any,
         class_names: vec!["0".into(), "1".into()],
+        constraints: robcert::threat::Constraints {
+            integer: vec![false; 2],
+            ..Default::default()
+        },
     };
     let bounds = BoundsConfig {
         scale_search: false,

@@ -27,7 +27,7 @@ fn verified_rows_survive_sampling_and_falsified_rows_carry_confirmed_counterexam
         );
         let prepared = common::prepare_spec(dir.path(), &spec).unwrap();
         let job = BoundsJob {
-            bounds: BoundsConfig::default(),
+            bounds: Some(BoundsConfig::default()),
             attack: Some(AttackConfig::default()),
         };
         let (report, rows) = bounds(&prepared, &job, &common::options(2)).unwrap();
@@ -110,15 +110,15 @@ fn unparseable_models_get_black_box_verdicts_and_are_never_verified() {
     }
     std::fs::write(dir.path().join("cases.csv"), csv).unwrap();
     let spec = format!(
-        "[model]\npath = {:?}\n[data]\npath = \"cases.csv\"\nlabel = \"label\"\n[threat]\nmutable = {{ x0 = 1.0, x1 = 1.0, x2 = 1.0 }}\nclip = \"none\"\n",
+        "[model]\npath = {:?}\nfeatures = [\"x0\", \"x1\", \"x2\"]\n[data]\npath = \"cases.csv\"\nlabel = \"label\"\n[threat]\nmutable = {{ x0 = 1.0, x1 = 1.0, x2 = 1.0 }}\nclip = \"none\"\n",
         common::fixture("exotic_ops.onnx")
     );
     let prepared = common::prepare_spec(dir.path(), &spec).unwrap();
     let job = BoundsJob {
-        bounds: BoundsConfig {
+        bounds: Some(BoundsConfig {
             scale_search: false,
             ..Default::default()
-        },
+        }),
         attack: Some(AttackConfig {
             method: AttackMethod::BlackBox,
             ..Default::default()
@@ -157,22 +157,67 @@ fn bounds_cli_writes_rows_and_counterexamples_that_pandas_can_read() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows = std::fs::read_to_string(out.join("bounds_rows.csv")).unwrap();
     let header: Vec<&str> = rows.lines().next().unwrap().split(',').collect();
-    for col in ["verdict", "margin_crown", "scale_crown", "attack_scale"] {
+    for col in [
+        "row",
+        "id",
+        "verdict",
+        "misclassified",
+        "margin_crown",
+        "scale_crown",
+        "margin_alpha_crown",
+        "attack_scale",
+    ] {
         assert!(header.contains(&col), "missing column {col}");
     }
-    let falsified = rows.lines().filter(|l| l.contains(",falsified,")).count();
-    let ces = std::fs::read_to_string(out.join("counterexamples.csv")).unwrap();
-    assert_eq!(
-        ces.lines().count() - 1,
-        falsified,
-        "one counterexample line per falsified row"
+    assert!(
+        header.iter().all(|h| h
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')),
+        "column names are identifiers: {header:?}"
     );
-    assert!(ces.lines().next().unwrap().contains("merchant_risk"));
+    let falsified: Vec<String> = rows
+        .lines()
+        .filter(|l| l.contains(",falsified,"))
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    // One or more lines per falsified row: one per changed feature (original, new, delta).
+    let ces = std::fs::read_to_string(out.join("counterexamples.csv")).unwrap();
+    let ce_header: Vec<&str> = ces.lines().next().unwrap().split(',').collect();
+    for col in [
+        "row",
+        "id",
+        "predicted",
+        "score_legit",
+        "feature",
+        "original",
+        "counterexample",
+        "delta",
+    ] {
+        assert!(ce_header.contains(&col), "missing column {col}");
+    }
+    let mut ce_rows: Vec<String> = ces
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    ce_rows.dedup();
+    assert_eq!(
+        ce_rows, falsified,
+        "the counterexamples are the falsified rows'"
+    );
+    let feature = ce_header.iter().position(|h| *h == "feature").unwrap();
+    for l in ces.lines().skip(1) {
+        let f = l.split(',').nth(feature).unwrap();
+        assert!(
+            f.is_empty() || ["amount", "hour", "velocity_1h", "merchant_risk"].contains(&f),
+            "a changed feature outside the threat: {f}"
+        );
+    }
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("bounds_summary.json")).unwrap())
             .unwrap();
     assert_eq!(
         summary["summary"]["falsified"].as_u64().unwrap() as usize,
-        falsified
+        falsified.len()
     );
 }

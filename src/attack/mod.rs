@@ -6,43 +6,12 @@ use crate::bounds::Region;
 use crate::error::Result;
 use crate::ir::Graph;
 use crate::runtime::{ModelSession, argmax};
+use crate::threat::Constraints;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// Attack settings (`[methods.attack]` in the spec).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AttackConfig {
-    /// `pgd` (gradients through robcert's IR) or `black-box` (ONNX Runtime only).
-    pub method: AttackMethod,
-    /// Gradient steps per restart (PGD) or search rounds (black-box).
-    pub steps: usize,
-    /// Random restarts (the first start is the clean point).
-    pub restarts: usize,
-    /// Step size as a fraction of each feature's half-width in the region.
-    pub step_size: f64,
-    pub seed: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AttackMethod {
-    Pgd,
-    BlackBox,
-}
-
-impl Default for AttackConfig {
-    fn default() -> Self {
-        AttackConfig {
-            method: AttackMethod::Pgd,
-            steps: 50,
-            restarts: 5,
-            step_size: 0.25,
-            seed: 0,
-        }
-    }
-}
+pub use crate::config::{AttackConfig, AttackMethod};
 
 /// A point inside the region that ONNX Runtime classifies as one of the attack's target classes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -54,8 +23,9 @@ pub struct Counterexample {
     pub predicted: usize,
 }
 
-/// What an attack searches: a point of `region`, starting from `x0`, that ONNX Runtime classifies
-/// as one of `targets` instead of `label`.
+/// What an attack searches: a point of `region` that satisfies the threat's declared
+/// `constraints` (changing only `movable` features), starting from `x0`, that ONNX Runtime
+/// classifies as one of `targets` instead of `label`.
 #[derive(Clone, Copy, Debug)]
 pub struct AttackProblem<'a> {
     pub region: &'a Region,
@@ -64,6 +34,26 @@ pub struct AttackProblem<'a> {
     pub targets: &'a [usize],
     /// Random stream of this problem (e.g. the row index), so results do not depend on threads.
     pub stream: u64,
+    pub constraints: &'a Constraints,
+    pub movable: &'a [bool],
+    /// Feature names (for constraint messages).
+    pub features: &'a [String],
+}
+
+impl AttackProblem<'_> {
+    /// A float32 candidate inside the region and the declared constraints, or `None` when the
+    /// projection cannot satisfy them.
+    fn candidate(&self, x: &[f64]) -> Option<Vec<f32>> {
+        let mut y = x.to_vec();
+        self.region.project(&mut y);
+        self.constraints
+            .project(&mut y, self.movable, &self.region.lo, &self.region.hi);
+        let f = to_f32_inside(&y, self.region);
+        self.constraints
+            .violation(&f, self.features)
+            .is_none()
+            .then_some(f)
+    }
 }
 
 /// Rounds a float64 point to float32 values that stay inside the region.
@@ -145,6 +135,7 @@ pub fn pgd(
         label,
         targets,
         stream,
+        ..
     } = *problem;
     let mut rng = problem_rng(config, stream);
     let half: Vec<f64> = region
@@ -177,15 +168,18 @@ pub fn pgd(
                 x[j] += eta * half[j] * g[j].signum();
             }
             region.project(&mut x);
+            problem
+                .constraints
+                .project(&mut x, problem.movable, &region.lo, &region.hi);
         }
         // Both the best point on the float64 IR and the final iterate go to ONNX Runtime: where
         // the IR and the float32 model disagree near a decision boundary, either may win.
-        candidates.push(to_f32_inside(&x, region));
+        candidates.extend(problem.candidate(&x));
         let (value, _) = objective(graph, &x, label, targets);
         if value > best.0 {
             best = (value, x);
         }
-        candidates.push(to_f32_inside(&best.1, region));
+        candidates.extend(problem.candidate(&best.1));
     }
     confirm(session, &candidates, targets)
 }
@@ -203,6 +197,7 @@ pub fn black_box(
         label,
         targets,
         stream,
+        ..
     } = *problem;
     let mut rng = problem_rng(config, stream);
     let n = x0.len();
@@ -230,7 +225,10 @@ pub fn black_box(
                     region.lo[j] + (region.hi[j] - region.lo[j]) * u
                 };
             }
-            batch.push(to_f32_inside(&x, region));
+            batch.extend(problem.candidate(&x));
+        }
+        if batch.is_empty() {
+            continue;
         }
         if let Some(ce) = confirm(session, &batch, targets)? {
             return Ok(Some(ce));
@@ -251,8 +249,11 @@ pub fn black_box(
                 for end in [region.lo[j], region.hi[j]] {
                     let mut x = best.clone();
                     x[j] = end;
-                    moves.push(to_f32_inside(&x, region));
+                    moves.extend(problem.candidate(&x));
                 }
+            }
+            if moves.is_empty() {
+                break;
             }
             if let Some(ce) = confirm(session, &moves, targets)? {
                 return Ok(Some(ce));

@@ -15,26 +15,8 @@ use crate::ir::{Graph, ValueId};
 use crate::numerics::{F32_MAX, F64_BOUND_REL_MARGIN};
 use crate::ops::Interval;
 use nalgebra::{DMatrix, DVector};
-use serde::{Deserialize, Serialize};
 
-/// A bound method.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Method {
-    Ibp,
-    Crown,
-    AlphaCrown,
-}
-
-impl Method {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Method::Ibp => "ibp",
-            Method::Crown => "crown",
-            Method::AlphaCrown => "alpha-crown",
-        }
-    }
-}
+pub use crate::config::Method;
 
 /// Whether ONNX Runtime can be fed every point of the region: float32 inputs are finite and at
 /// most [`F32_MAX`] in magnitude.

@@ -34,18 +34,36 @@ impl Region {
         Ok(Region { lo, hi })
     }
 
-    /// The threat box around `x`: mutable features move by at most `scale · budget` within their
-    /// valid range, immutable features stay fixed.
+    /// The box enclosing the threat region around `x`: mutable features move by at most
+    /// `scale · budget` within their valid range (integer features to the integers inside it),
+    /// members of switchable one-hot groups anywhere in [0, 1], immutable features stay fixed.
+    /// Relations between features are not applied (the box contains the region).
     pub fn from_threat(threat: &ThreatModel, x: &[f32], scale: f64) -> Result<Region> {
         if !(scale.is_finite() && scale >= 0.0) {
             return Err(Error::param("scale", scale, "must be a finite number ≥ 0"));
         }
         let (mut lo, mut hi) = (Vec::with_capacity(x.len()), Vec::with_capacity(x.len()));
+        let integer = &threat.constraints.integer;
         for (f, &v) in x.iter().enumerate() {
             let v = v as f64;
             let b = threat.budgets[f] * scale;
-            lo.push((v - b).max(threat.lower[f]).min(v));
-            hi.push((v + b).min(threat.upper[f]).max(v));
+            let (mut l, mut h) = (
+                (v - b).max(threat.lower[f]).min(v),
+                (v + b).min(threat.upper[f]).max(v),
+            );
+            // An integer feature only reaches the integers of its interval (the clean value is one).
+            if integer.get(f).copied().unwrap_or(false) {
+                (l, h) = (l.ceil().min(v), h.floor().max(v));
+            }
+            lo.push(l);
+            hi.push(h);
+        }
+        // A switchable one-hot group: each member anywhere in [0, 1] (an enclosing box).
+        for g in threat.constraints.one_hot.iter().filter(|g| g.switchable) {
+            for &m in &g.members {
+                lo[m] = 0.0;
+                hi[m] = 1.0;
+            }
         }
         Region::new(lo, hi)
     }

@@ -9,52 +9,9 @@ use crate::error::{Error, Result};
 use crate::ir::Graph;
 use crate::runtime::ModelSession;
 use crate::threat::{Target, ThreatModel};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// Bound settings (`[methods.bounds]` in the spec).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BoundsConfig {
-    /// Methods to run, cheapest first; a row is verified by the first that succeeds.
-    pub methods: Vec<Method>,
-    /// Search the largest certified budget scale per method, and the attack's smallest.
-    pub scale_search: bool,
-    /// Upper end of the scale search (1.0 = the threat budget).
-    pub scale_max: f64,
-    /// Bisection steps of the scale search.
-    pub bisection_steps: usize,
-}
-
-impl Default for BoundsConfig {
-    fn default() -> Self {
-        BoundsConfig {
-            methods: vec![Method::Ibp, Method::Crown, Method::AlphaCrown],
-            scale_search: true,
-            scale_max: 4.0,
-            bisection_steps: 10,
-        }
-    }
-}
-
-impl BoundsConfig {
-    pub fn validate(&self) -> Result<()> {
-        if self.methods.is_empty() {
-            return Err(Error::param(
-                "methods",
-                "[]",
-                "name at least one bound method (ibp, crown)",
-            ));
-        }
-        if !(self.scale_max.is_finite() && self.scale_max >= 1.0) {
-            return Err(Error::param(
-                "scale_max",
-                self.scale_max,
-                "must be a finite number ≥ 1",
-            ));
-        }
-        Ok(())
-    }
-}
+pub use crate::config::BoundsConfig;
 
 /// The outcome of one row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -125,6 +82,8 @@ pub fn survives_attack_at(row: &RowVerdict, s: f64) -> bool {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RowVerdict {
     pub index: usize,
+    /// The row's identifier (the data's id column, else the index).
+    pub id: String,
     pub label: usize,
     pub base_prediction: usize,
     pub verdict: VerdictKind,
@@ -207,6 +166,7 @@ pub fn judge_row(
     let targets = attack_targets(&ctx.threat.target, label, classes);
     let mut row = RowVerdict {
         index,
+        id: index.to_string(),
         label,
         base_prediction,
         verdict: VerdictKind::Unknown,
@@ -250,17 +210,41 @@ pub fn judge_row(
     }
     // The clean row itself is a counterexample when ONNX Runtime already predicts a target class.
     let clean_counterexample = targets.contains(&base_prediction);
+    let movable = ctx.threat.movable();
     let problem = AttackProblem {
         region: &region,
         x0: x,
         label,
         targets: &targets,
         stream: index as u64,
+        constraints: &ctx.threat.constraints,
+        movable: &movable,
+        features: &ctx.threat.features,
     };
+    // The bounds hold over the whole box, so a verified row must survive every witness, even
+    // one outside the declared constraints; only witnesses inside them can be counterexamples.
+    if let Some(method) = row.verified_by
+        && let Some(ce) = crate::attack::confirm(session, &witnesses, &targets)?
+    {
+        return Err(Error::SoundnessViolation {
+            row: index,
+            method: method.name().into(),
+            counterexample: ce.x,
+        });
+    }
+    let valid_witnesses: Vec<Vec<f32>> = witnesses
+        .into_iter()
+        .filter(|w| {
+            ctx.threat
+                .constraints
+                .violation(w, &ctx.threat.features)
+                .is_none()
+        })
+        .collect();
     let found = if clean_counterexample {
         crate::attack::confirm(session, &[x.to_vec()], &targets)?
     } else {
-        match crate::attack::confirm(session, &witnesses, &targets)? {
+        match crate::attack::confirm(session, &valid_witnesses, &targets)? {
             Some(ce) => Some(ce),
             None => run_attack(ctx, session, &problem)?,
         }

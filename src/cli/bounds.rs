@@ -52,6 +52,9 @@ pub struct BoundsArgs {
     /// Only the first N rows.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Replace an existing robcert output folder.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
 }
@@ -63,6 +66,7 @@ pub fn bounds_command(args: &BoundsArgs) -> Result<()> {
         model: args.model.clone(),
         data: args.data.clone(),
     };
+    crate::dossier::folder::check_destination(&args.out, args.force)?;
     let prepared = prepare(&args.spec, &overrides, &options.runtime)?;
     let methods = &prepared.spec.spec.methods;
     let mut bounds_config = methods.bounds.clone().unwrap_or_default();
@@ -86,15 +90,19 @@ pub fn bounds_command(args: &BoundsArgs) -> Result<()> {
         }),
     };
     let job = BoundsJob {
-        bounds: bounds_config,
+        bounds: Some(bounds_config),
         attack,
     };
     let (report, rows) = bounds(&prepared, &job, &options)?;
-    write_bounds(&args.out, &report, &rows)?;
-    print!("{}", bounds_table(&report));
-    println!(
-        "  wrote {}/bounds_rows.csv, counterexamples.csv and bounds_summary.json",
+    if let Some(why) = &report.network.fallback {
+        eprintln!(
+            "warning: {why}\n  continuing with the black-box attack only: rows can be falsified, not verified"
+        );
+    }
+    write_bounds(&args.out, args.force, &prepared, &report, &rows)?;
+    super::say(bounds_table(&report))?;
+    super::say(format!(
+        "  wrote {}/bounds_rows.csv, counterexamples.csv and bounds_summary.json\n",
         args.out.display()
-    );
-    Ok(())
+    ))
 }

@@ -19,7 +19,9 @@ use clap::{Parser, Subcommand};
 model's verdict. It runs the model through ONNX Runtime exactly as deployed and certifies each row \
 under a threat model (TOML) that names the features an attacker controls and by how much.\n\n\
 Start with `robcert demo`, which certifies the bundled test split with the bundled model, then \
-read models/threat_demo.toml to write your own spec."
+read models/threat_demo.toml to write your own spec.\n\n\
+Exit status: 0 done (certify/verify/demo: ACCEPT, and for verify VALID); 1 verify: INVALID; \
+2 error (bad input or usage; nothing written); 3 REJECT; 4 NO DECISION."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -57,24 +59,69 @@ pub enum DataCommand {
     Synth(data::SynthArgs),
 }
 
-/// Runs a command; `Ok(false)` means it ran but its check failed (exit status 1).
-pub fn run(cli: Cli) -> crate::Result<bool> {
-    match cli.command {
-        Command::Verify(args) => dossier::verify_command(&args),
-        other => run_other(other).map(|()| true),
+/// How a command ended, as the process exit status a pipeline can gate on:
+///
+/// | status | meaning |
+/// |---|---|
+/// | 0 | done; for `certify`/`verify`/`demo`: the decision is ACCEPT (and, for `verify`, VALID) |
+/// | 1 | `verify`: the dossier is INVALID (the first failing check is printed) |
+/// | 2 | an error: bad input, usage, a file that cannot be read (nothing was written) |
+/// | 3 | the decision is REJECT |
+/// | 4 | NO DECISION (no criteria, or a criterion inconclusive and none failed) |
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Invalid,
+    Reject,
+    NoDecision,
+}
+
+impl Outcome {
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Done => 0,
+            Outcome::Invalid => 1,
+            Outcome::Reject => 3,
+            Outcome::NoDecision => 4,
+        }
+    }
+
+    /// The outcome of a dossier's decision.
+    pub fn of_decision(outcome: &str) -> Outcome {
+        match outcome {
+            crate::dossier::criteria::ACCEPT => Outcome::Done,
+            crate::dossier::criteria::REJECT => Outcome::Reject,
+            _ => Outcome::NoDecision,
+        }
     }
 }
 
-fn run_other(command: Command) -> crate::Result<()> {
-    match command {
-        Command::Verify(_) => unreachable!("handled by run"),
+/// Exit status of an error (bad input, usage).
+pub const ERROR_STATUS: u8 = 2;
+
+/// Writes to standard output; a closed or full stdout is an error, not a panic.
+pub fn say(text: impl AsRef<str>) -> crate::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_ref().as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| crate::Error::Io {
+            path: "standard output".into(),
+            source,
+        })
+}
+
+/// Runs a command.
+pub fn run(cli: Cli) -> crate::Result<Outcome> {
+    match cli.command {
+        Command::Verify(args) => dossier::verify_command(&args),
         Command::Demo(args) => dossier::demo_command(&args),
         Command::Certify(args) => dossier::certify_command(&args),
-        Command::Compare(args) => dossier::compare_command(&args),
-        Command::Smooth(args) => smooth::smooth_command(&args),
-        Command::Bounds(args) => bounds::bounds_command(&args),
-        Command::Data(DataCommand::Synth(args)) => data::synth(&args),
-        Command::Bench(cmd) => bench::run(&cmd),
-        Command::Keygen(args) => keygen::keygen_command(&args),
+        Command::Compare(args) => dossier::compare_command(&args).map(|()| Outcome::Done),
+        Command::Smooth(args) => smooth::smooth_command(&args).map(|()| Outcome::Done),
+        Command::Bounds(args) => bounds::bounds_command(&args).map(|()| Outcome::Done),
+        Command::Data(DataCommand::Synth(args)) => data::synth(&args).map(|()| Outcome::Done),
+        Command::Bench(cmd) => bench::run(&cmd).map(|()| Outcome::Done),
+        Command::Keygen(args) => keygen::keygen_command(&args).map(|()| Outcome::Done),
     }
 }

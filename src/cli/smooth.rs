@@ -53,7 +53,7 @@ pub struct SmoothingArgs {
     /// Estimation samples per row.
     #[arg(long)]
     pub n: Option<u64>,
-    /// Failure probability per row (one-sided Clopper–Pearson level).
+    /// Probability that any row's certificate is wrong (each row at alpha / rows, Bonferroni).
     #[arg(long)]
     pub alpha: Option<f64>,
     /// Rows per ONNX Runtime call (does not change results).
@@ -82,7 +82,8 @@ impl SmoothingArgs {
 What is certified: noise N(0, (sigma·b_f)²) is added to each mutable feature f (budget b_f) and the
 model runs through ONNX Runtime on every noisy copy. The radius R is in budget-scaled L2 units:
 the smoothed prediction cannot change for any x' with sqrt(Σ ((x'_f − x_f)/b_f)²) < R, with
-probability ≥ 1 − alpha. A row is certified at the threat budget when R exceeds the distance to
+probability ≥ 1 − alpha for all rows together (each row's Clopper–Pearson bound at level
+alpha / rows, Bonferroni). A row is certified at the threat budget when R exceeds the distance to
 the farthest corner of its threat box (≤ sqrt(#mutable features)).
 
 Outputs in --out: smoothing_rows.csv (one row per data row) and smoothing_summary.json.
@@ -108,6 +109,9 @@ pub struct SmoothArgs {
     /// Only the first N rows.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Replace an existing robcert output folder.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub smoothing: SmoothingArgs,
     #[command(flatten)]
@@ -121,18 +125,18 @@ pub fn smooth_command(args: &SmoothArgs) -> Result<()> {
         model: args.model.clone(),
         data: args.data.clone(),
     };
+    crate::dossier::folder::check_destination(&args.out, args.force)?;
     let prepared = prepare(&args.spec, &overrides, &options.runtime)?;
     let config = args
         .smoothing
         .apply(prepared.spec.spec.methods.smoothing.clone());
     let (report, rows) = smooth(&prepared, &config, args.mode, &options)?;
-    write_smoothing(&args.out, &report, &rows)?;
-    print!("{}", smoothing_table(&report));
-    println!(
-        "  wrote {}/smoothing_rows.csv and smoothing_summary.json",
+    write_smoothing(&args.out, args.force, &report, &rows)?;
+    super::say(smoothing_table(&report))?;
+    super::say(format!(
+        "  wrote {}/smoothing_rows.csv and smoothing_summary.json\n",
         args.out.display()
-    );
-    Ok(())
+    ))
 }
 
 /// Finds the bundled demo spec: in the working directory, else beside the executable's checkout.

@@ -1,16 +1,30 @@
-//! The dossier document (`dossier.json`, schema `robcert-dossier/1`): everything a regulator
-//! needs to re-check a certification. Summaries are stored as JSON values so that `verify` can
-//! compare them with its own recomputation field by field. Places for the methods still to come
-//! (branch and bound, graph certificates) are reserved in `results`.
+//! The dossier document (`dossier.json`, schema `robcert-dossier/2`): everything a regulator
+//! needs to re-check a certification, with the exact spec it ran (`spec.toml`, in the folder).
+//! The results are a list of sections (see `crate::sections`), each with its own typed record
+//! and files; `verify` re-derives every metric, plot and report paragraph from them.
 
 use super::criteria::{Criterion, Decision};
+use super::metrics::Metric;
+use crate::sections::SectionRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Schema identifier written into every dossier.
-pub const SCHEMA: &str = "robcert-dossier/1";
+pub const SCHEMA: &str = "robcert-dossier/2";
+
+/// The name of the spec's copy inside a dossier folder.
+pub const SPEC_FILE: &str = "spec.toml";
+/// The signed document and its signature.
+pub const DOSSIER_FILE: &str = "dossier.json";
+pub const SIGNATURE_FILE: &str = "dossier.sig";
+/// The signer's public key, for convenience: `verify` never trusts it without the key or its
+/// fingerprint from elsewhere.
+pub const PUBLIC_KEY_FILE: &str = "pub.pem";
+/// The report.
+pub const REPORT_FILE: &str = "report.html";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Engine {
     pub name: String,
     pub version: String,
@@ -21,61 +35,38 @@ pub struct Engine {
     pub onnxruntime: crate::runtime::RuntimeInfo,
 }
 
-/// Model-risk documentation carried from the spec's `[context]` table.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Context {
-    pub title: String,
-    pub intended_use: String,
-    pub assumptions: Vec<String>,
-    pub limitations: Vec<String>,
-    pub monitoring: String,
-}
+pub use crate::config::Context;
 
-/// A file the dossier refers to, by path relative to the dossier folder (or as given for
-/// inputs) and SHA-256.
+/// A file the dossier refers to, by path relative to the dossier folder and SHA-256.
 pub use crate::util::FileHash;
 
+/// An input file (model or data), by the name it was given and its SHA-256.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputFile {
+    /// The file name as given to the run (no folders: the dossier does not depend on where the
+    /// certifier kept its files).
+    pub name: String,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Inputs {
-    pub model: FileHash,
-    pub data: FileHash,
-    pub spec: FileHash,
+    pub model: InputFile,
+    pub data: InputFile,
     pub data_rows: usize,
-}
-
-/// Per-method parameters exactly as run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Methods {
-    pub smoothing: Option<crate::smoothing::SmoothingConfig>,
-    pub bounds: Option<crate::bounds::verdict::BoundsConfig>,
-    pub attack: Option<crate::attack::AttackConfig>,
-}
-
-/// One method's results: its summary (as computed) and its per-row file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MethodResults {
-    pub summary: serde_json::Value,
-    pub rows: FileHash,
-    /// For bound methods: the network they certified (the graph ONNX Runtime executes, its hash,
-    /// the output transform) or why they fell back to the black-box attack.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<crate::pipeline::NetworkInfo>,
+    /// The model's input features, in input order: the data's columns were matched to these
+    /// names and fed in this order.
+    pub features: Vec<String>,
+    /// Where the feature order came from: `model metadata` or `spec`.
+    pub features_from: String,
+    /// The data column identifying rows, if any.
+    pub id_column: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Results {
-    pub smoothing: Option<MethodResults>,
-    pub bounds: Option<MethodResults>,
-    /// Training regimes compared under the same spec (`[compare]`), bounds and attacks only.
-    pub compare: Option<serde_json::Value>,
-    /// Reserved for graph (GNN) certificates.
-    pub graph: Option<serde_json::Value>,
-    /// Reserved for complete verification (branch and bound).
-    pub complete: Option<serde_json::Value>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignatureInfo {
     pub algorithm: String,
     pub public_key_fingerprint: String,
@@ -84,22 +75,35 @@ pub struct SignatureInfo {
 
 /// The whole dossier.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Dossier {
     pub schema: String,
     pub engine: Engine,
     /// The only time-dependent field: everything else is a function of spec, inputs and seeds.
     pub generated_at: String,
+    /// The spec the run used, copied into the folder.
+    pub spec: FileHash,
     pub context: Context,
     pub inputs: Inputs,
-    pub threat: serde_json::Value,
-    pub methods: Methods,
-    pub results: Results,
-    /// Every metric the criteria can name, as computed (metric name → value).
-    pub metrics: BTreeMap<String, f64>,
-    pub acceptance: BTreeMap<String, f64>,
+    pub threat: crate::threat::ThreatModel,
+    /// Each method's results, in registry order.
+    pub sections: Vec<SectionRecord>,
+    /// Every figure the criteria can name, with its interval and confidence.
+    pub metrics: BTreeMap<String, Metric>,
+    pub acceptance: crate::config::Acceptance,
+    /// Which certificate `certified_fraud_recall` counts.
+    pub certificate: crate::config::CertificateChoice,
     pub criteria: Vec<Criterion>,
     pub decision: Decision,
-    /// Other files of the dossier folder (counterexamples, plots, report) with their hashes.
+    /// Every other file of the folder (spec, section files, plots, report, public key), sorted
+    /// by path, with its hash: `verify` reports any file in the folder not listed here.
     pub files: Vec<FileHash>,
     pub signature: SignatureInfo,
+}
+
+impl Dossier {
+    /// The section of `kind`, if the dossier has one.
+    pub fn section(&self, kind: &str) -> Option<&SectionRecord> {
+        self.sections.iter().find(|s| s.kind == kind)
+    }
 }

@@ -1,44 +1,83 @@
-//! The metrics that risk-acceptance criteria name, computed from the method summaries. Used by
-//! `certify` to fill the dossier and by `verify` on its own recomputed summaries.
+//! The figures a dossier states and its criteria name. Every figure says what it counts, on how
+//! many rows, and with what confidence: a share carries a two-sided Clopper–Pearson interval over
+//! the row sample, and when it counts certificates that themselves hold only with a probability
+//! (randomized smoothing), the interval's confidence is reduced by that probability (union
+//! bound). Money figures are sums over the sample's rows.
 
-use crate::pipeline::BoundsSummary;
-use crate::smoothing::SmoothingSummary;
-use std::collections::BTreeMap;
+use crate::smoothing::stats::clopper_pearson_interval;
+use serde::{Deserialize, Serialize};
 
-/// Metric name → value, for whichever methods ran.
-pub fn compute(
-    smoothing: Option<&SmoothingSummary>,
-    bounds: Option<&BoundsSummary>,
-) -> BTreeMap<String, f64> {
-    let mut m = BTreeMap::new();
-    if let Some(s) = smoothing {
-        m.insert("clean_accuracy".into(), s.clean_accuracy);
-        m.insert(
-            "smoothing_certified_recall".into(),
-            s.certified_target_recall_at_budget,
-        );
-        m.insert(
-            "certified_fraud_recall".into(),
-            s.certified_target_recall_at_budget,
-        );
-        if let Some(money) = s.money_not_certified {
-            m.insert("money_at_risk".into(), money);
+/// One stated figure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metric {
+    /// The point estimate on the sample (a share in [0, 1], or an amount).
+    pub value: f64,
+    /// What was counted, for the reader.
+    pub description: String,
+    /// The rows the figure is computed on (the denominator of a share).
+    pub rows: u64,
+    /// For a share: the rows counted (the numerator).
+    pub count: Option<u64>,
+    /// For a share: the Clopper–Pearson interval over the row sample.
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+    /// Probability that the interval (or, for an amount, the statement) holds: the interval's
+    /// confidence minus the probability that any certificate counted is wrong.
+    pub confidence: f64,
+    /// Which sections' results the figure comes from.
+    pub source: String,
+}
+
+impl Metric {
+    /// A share `count / rows` with its interval at `confidence`, of which `certificate_risk` is
+    /// spent on the certificates counted (0 for deterministic ones).
+    pub fn share(
+        count: u64,
+        rows: u64,
+        confidence: f64,
+        certificate_risk: f64,
+        description: impl Into<String>,
+        source: impl Into<String>,
+    ) -> Metric {
+        let (lower, upper) = clopper_pearson_interval(count, rows, confidence);
+        Metric {
+            value: if rows == 0 {
+                0.0
+            } else {
+                count as f64 / rows as f64
+            },
+            description: description.into(),
+            rows,
+            count: Some(count),
+            lower: Some(lower),
+            upper: Some(upper),
+            confidence: (confidence - certificate_risk).max(0.0),
+            source: source.into(),
         }
     }
-    if let Some(b) = bounds {
-        let nt = b.target_rows.max(1) as f64;
-        m.insert("clean_accuracy".into(), b.clean_accuracy);
-        // Deterministic verification of the deployed model takes precedence over smoothing.
-        m.insert("certified_fraud_recall".into(), b.verified as f64 / nt);
-        m.insert("unknown_share".into(), b.unknown as f64 / nt);
-        m.insert("falsified_share".into(), b.falsified as f64 / nt);
-        m.insert("empirical_robust_recall".into(), b.empirical_robust_share);
-        if let Some(money) = b.money_not_verified {
-            m.insert("money_at_risk".into(), money);
-        }
-        if let Some(money) = b.money_falsified {
-            m.insert("money_falsified".into(), money);
+
+    /// A sum over `rows` rows, true with probability `confidence` (1 for deterministic facts).
+    pub fn amount(
+        value: f64,
+        rows: u64,
+        confidence: f64,
+        description: impl Into<String>,
+        source: impl Into<String>,
+    ) -> Metric {
+        Metric {
+            value,
+            description: description.into(),
+            rows,
+            count: None,
+            lower: None,
+            upper: None,
+            confidence,
+            source: source.into(),
         }
     }
-    m
+
+    pub fn is_share(&self) -> bool {
+        self.count.is_some()
+    }
 }

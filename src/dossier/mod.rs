@@ -8,7 +8,7 @@
 pub mod canonical;
 pub mod criteria;
 pub mod document;
+pub mod folder;
 pub mod metrics;
-pub mod rows;
 pub mod sign;
 pub mod verify;

@@ -105,7 +105,7 @@ fn key_error(path: &Path, message: impl Into<String>) -> Error {
 /// Reads a key file and returns its first PEM block (label, block text). Text before the block
 /// (as in `openssl pkey -text` output) is ignored.
 fn read_pem(path: &Path, expected: &str) -> Result<(String, String)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::util::read_limited(path, MAX_KEY_FILE as u64 + 1)?;
     if bytes.len() > MAX_KEY_FILE {
         return Err(key_error(
             path,
@@ -204,6 +204,11 @@ pub fn load_verifying_key(path: &Path) -> Result<VerifyingKey> {
     }
     VerifyingKey::from_public_key_pem(&pem)
         .map_err(|e| key_error(path, format!("{EXPECTED_PUBLIC}; cannot decode it: {e}")))
+}
+
+/// Decodes an Ed25519 public key from PEM text (`-----BEGIN PUBLIC KEY-----`).
+pub fn verifying_key_from_pem(pem: &str) -> std::result::Result<VerifyingKey, String> {
+    VerifyingKey::from_public_key_pem(pem.trim()).map_err(|e| e.to_string())
 }
 
 /// Signs `bytes` exactly as given (pure Ed25519, no pre-hashing); the result is the raw

@@ -1,405 +1,540 @@
-//! `robcert verify`: re-checks a dossier without trusting whoever produced it. In order:
-//! the Ed25519 signature over the exact bytes of `dossier.json`; the signer's fingerprint; the
-//! hash of every file the dossier lists (and of the model and data, when given); every
-//! per-row statistic recomputed from the recorded counts (Clopper–Pearson bounds, radii,
-//! certification at the budget, verdict consistency); every summary, metric, criterion and the
-//! decision; and with `--replay` the deterministic bounds re-run on the model and data, plus a
-//! fresh smoothing sample whose agreement is reported. The first failing check is the error.
+//! `robcert verify`: re-checks a dossier without trusting whoever produced it or whoever holds
+//! the folder. In order:
+//!
+//! 1. the folder: only regular files with plain names, every file listed in the dossier (any
+//!    other file is reported), each read with a size limit;
+//! 2. the key: given from outside the folder (`--pubkey`, refused if it lies inside the folder)
+//!    or pinned by fingerprint (`--fingerprint`, then the folder's `pub.pem` must match it); a
+//!    dossier signed with the public demo key verifies with a warning that it proves nothing;
+//! 3. the Ed25519 signature over the exact bytes of `dossier.json`, its canonical form and
+//!    schema, the signer's fingerprint, every listed file's hash;
+//! 4. the spec copied into the folder: every setting the dossier records (context, acceptance,
+//!    features, threat budgets and constraints, each section's method settings and seeds) must be
+//!    what that spec says;
+//! 5. every section's own check (rows recomputed, summaries, counterexamples inside their boxes),
+//!    then every metric, criterion, the decision, every plot and the report re-derived from the
+//!    sections and compared byte for byte;
+//! 6. with `--model`/`--data`: their hashes; with `--replay`: the model and data are loaded under
+//!    the folder's spec and every section is re-run (smoothing with its recorded seed) and must
+//!    give the same records and file bytes.
+//!
+//! The first failing check is the error ([`Error::DossierInvalid`]).
 
-use super::criteria;
-use super::document::{Dossier, FileHash, SCHEMA};
-use super::{metrics, rows, sign};
-use crate::bounds::verdict::VerdictKind;
+use super::document::*;
+use super::{criteria, folder, sign};
 use crate::error::{Error, Result};
-use crate::pipeline::BoundsSummary;
 use crate::runtime::sha256_hex;
-use crate::smoothing::SmoothingSummary;
-use crate::smoothing::stats::{certified_radius, clopper_pearson_lower};
+use crate::sections::{CheckInputs, Files, RunInputs, first_difference, invalid};
+use crate::threat::spec::LoadedSpec;
 use std::path::{Path, PathBuf};
+
+/// How the verifier trusts the signer's key.
+#[derive(Clone, Debug)]
+pub enum TrustedKey {
+    /// A public key file obtained independently of the dossier (outside its folder).
+    File(PathBuf),
+    /// The signer's key fingerprint (`SHA256:...`), obtained independently; the folder's
+    /// `pub.pem` is then used only if it has this fingerprint.
+    Fingerprint(String),
+}
 
 /// What to check.
 pub struct VerifyOptions {
     pub dir: PathBuf,
-    pub pubkey: PathBuf,
+    pub key: TrustedKey,
     pub model: Option<PathBuf>,
     pub data: Option<PathBuf>,
-    /// Re-run the deterministic bounds and a fresh smoothing sample (needs model and data).
+    /// Re-run every section on the model and data (needs both).
     pub replay: bool,
+    /// With `replay`: also draw a fresh smoothing sample (another seed) and test that it agrees.
+    pub fresh_sample: bool,
+    /// Where the `[compare]` models are (default: the folder of `--model`).
+    pub compare_dir: Option<PathBuf>,
     pub job: crate::pipeline::JobOptions,
 }
 
-/// The checks that passed, in order, and notes (e.g. replay agreement).
+/// The checks that passed, in order, and notes and warnings.
 #[derive(Debug, Default)]
 pub struct VerifyReport {
     pub passed: Vec<String>,
     pub notes: Vec<String>,
+    pub warnings: Vec<String>,
+    /// The dossier's decision (ACCEPT / REJECT / NO DECISION), once everything checked out.
+    pub decision: String,
 }
 
-fn fail(dir: &Path, message: impl Into<String>) -> Error {
-    Error::Dossier {
-        path: dir.to_path_buf(),
+/// Usage problems are errors of the command, not verdicts on the dossier.
+fn usage(message: impl Into<String>) -> Error {
+    Error::Usage {
         message: message.into(),
     }
 }
 
-fn same(a: f64, b: f64) -> bool {
-    a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+/// Whether `inner` lies inside the folder `dir` (after resolving links).
+fn inside(inner: &Path, dir: &Path) -> bool {
+    match (inner.canonicalize(), dir.canonicalize()) {
+        (Ok(a), Ok(b)) => a.starts_with(b),
+        _ => false,
+    }
 }
 
-fn check_file(dir: &Path, f: &FileHash) -> Result<()> {
-    let p = dir.join(&f.path);
-    let bytes = std::fs::read(&p).map_err(|e| {
-        fail(
-            dir,
-            format!("{} listed in the dossier cannot be read: {e}", f.path),
-        )
-    })?;
-    let h = sha256_hex(&bytes);
-    if h != f.sha256 {
-        return Err(fail(
-            dir,
-            format!(
-                "{} has SHA-256 {h}, the dossier records {}",
-                f.path, f.sha256
-            ),
-        ));
+/// Checks the options before anything is read: a key from outside the folder, model and data
+/// for a replay.
+pub fn check_options(options: &VerifyOptions) -> Result<()> {
+    if let TrustedKey::File(p) = &options.key {
+        if inside(p, &options.dir) {
+            return Err(usage(format!(
+                "--pubkey {} lies inside the dossier folder: whoever can change the folder can \
+                 replace it. Obtain the signer's public key independently, or pin its fingerprint \
+                 with --fingerprint SHA256:...",
+                p.display()
+            )));
+        }
+        sign::load_verifying_key(p)?;
+    }
+    if options.replay && (options.model.is_none() || options.data.is_none()) {
+        return Err(usage("--replay needs --model and --data"));
+    }
+    for p in [options.model.as_ref(), options.data.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        if !p.exists() {
+            return Err(Error::MissingFile { path: p.clone() });
+        }
+    }
+    if !options.dir.is_dir() {
+        return Err(usage(format!("{} is not a folder", options.dir.display())));
     }
     Ok(())
 }
 
 /// Runs every check; `Ok` only when all pass.
 pub fn verify(options: &VerifyOptions) -> Result<VerifyReport> {
+    check_options(options)?;
     let dir = &options.dir;
     let mut report = VerifyReport::default();
-    let json_path = dir.join("dossier.json");
-    let bytes = std::fs::read(&json_path).map_err(|e| Error::io(&json_path, e))?;
-    let sig_path = dir.join("dossier.sig");
-    let signature = std::fs::read(&sig_path).map_err(|e| Error::io(&sig_path, e))?;
-    let key = sign::load_verifying_key(&options.pubkey)?;
-    sign::verify_bytes(&key, &bytes, &signature)?;
+    let files = folder::read_folder(dir).map_err(|e| invalid(e.to_string()))?;
+    let get = |name: &str| {
+        files
+            .get(name)
+            .ok_or_else(|| invalid(format!("{name} is missing from {}", dir.display())))
+    };
+    let bytes = get(DOSSIER_FILE)?;
+    let signature = get(SIGNATURE_FILE)?;
+    let key = match &options.key {
+        TrustedKey::File(p) => sign::load_verifying_key(p)?,
+        TrustedKey::Fingerprint(fp) => {
+            let pem = std::str::from_utf8(get(PUBLIC_KEY_FILE)?)
+                .map_err(|_| invalid("pub.pem is not text"))?;
+            let key =
+                sign::verifying_key_from_pem(pem).map_err(|e| invalid(format!("pub.pem: {e}")))?;
+            let found = sign::fingerprint(&key);
+            if &found != fp {
+                return Err(invalid(format!(
+                    "the folder's pub.pem has fingerprint {found}, not the pinned {fp}"
+                )));
+            }
+            key
+        }
+    };
+    sign::verify_bytes(&key, bytes, signature).map_err(|e| invalid(e.to_string()))?;
     report
         .passed
         .push("Ed25519 signature over dossier.json".into());
-
-    let dossier: Dossier = serde_json::from_slice(&bytes)
-        .map_err(|e| fail(dir, format!("dossier.json is not a robcert dossier: {e}")))?;
+    let dossier: Dossier = serde_json::from_slice(bytes)
+        .map_err(|e| invalid(format!("dossier.json is not a robcert dossier: {e}")))?;
     if dossier.schema != SCHEMA {
-        return Err(fail(
-            dir,
-            format!("schema `{}` is not `{SCHEMA}`", dossier.schema),
-        ));
+        return Err(invalid(format!(
+            "schema `{}` is not `{SCHEMA}`",
+            dossier.schema
+        )));
     }
-    if super::canonical::to_canonical(&dossier)? != bytes {
-        return Err(fail(dir, "dossier.json is not in canonical form"));
+    if super::canonical::to_canonical(&dossier)? != *bytes {
+        return Err(invalid("dossier.json is not in canonical form"));
     }
     let fp = sign::fingerprint(&key);
     if fp != dossier.signature.public_key_fingerprint {
-        return Err(fail(
-            dir,
-            format!(
-                "the dossier names signer {}, the given key is {fp}",
-                dossier.signature.public_key_fingerprint
-            ),
-        ));
+        return Err(invalid(format!(
+            "the dossier names signer {}, the trusted key is {fp}",
+            dossier.signature.public_key_fingerprint
+        )));
     }
     report.passed.push(format!("signer fingerprint {fp}"));
-
-    let mut listed: Vec<&FileHash> = dossier.files.iter().collect();
-    listed.extend(dossier.results.smoothing.as_ref().map(|r| &r.rows));
-    listed.extend(dossier.results.bounds.as_ref().map(|r| &r.rows));
-    for f in &listed {
-        check_file(dir, f)?;
+    if fp == crate::certify::demo_key_fingerprint() {
+        report.warnings.push(
+            "signed with robcert's PUBLIC DEMO KEY: its private half is published, so the signature proves nothing about who signed".into(),
+        );
     }
-    report
-        .passed
-        .push(format!("SHA-256 of {} dossier files", listed.len()));
+    check_listing(&dossier, &files)?;
+    report.passed.push(format!(
+        "{} listed files: names, hashes, nothing unlisted",
+        dossier.files.len()
+    ));
     for (given, recorded, what) in [
         (&options.model, &dossier.inputs.model, "model"),
         (&options.data, &dossier.inputs.data, "data"),
     ] {
         if let Some(p) = given {
-            let h = sha256_hex(&std::fs::read(p).map_err(|e| Error::io(p, e))?);
+            let max = if what == "model" {
+                crate::util::MAX_MODEL_BYTES
+            } else {
+                crate::util::MAX_DATA_BYTES
+            };
+            let h = sha256_hex(&crate::util::read_limited(p, max)?);
             if h != recorded.sha256 {
-                return Err(fail(
-                    dir,
-                    format!(
-                        "{what} {} has SHA-256 {h}, the dossier records {}",
-                        p.display(),
-                        recorded.sha256
-                    ),
-                ));
+                return Err(invalid(format!(
+                    "{what} {} has SHA-256 {h}, the dossier records {}",
+                    p.display(),
+                    recorded.sha256
+                )));
             }
             report.passed.push(format!("{what} hash"));
         }
     }
-
-    let class_names: Vec<String> = serde_json::from_value(dossier.threat["class_names"].clone())
-        .map_err(|e| fail(dir, format!("threat.class_names: {e}")))?;
-    let target: crate::threat::Target = target_from_json(&dossier.threat["target"])
-        .ok_or_else(|| fail(dir, "threat.target is not readable"))?;
-
-    let mut smoothing_summary = None;
-    if let (Some(res), Some(config)) = (&dossier.results.smoothing, &dossier.methods.smoothing) {
-        let rows = rows::read_smoothing(&dir.join(&res.rows.path), &class_names)?;
-        for r in &rows {
-            let line = format!("smoothing row {}", r.index);
-            if r.counts.iter().sum::<u64>() != r.n || r.n != config.n || r.top >= r.counts.len() {
-                return Err(fail(
-                    dir,
-                    format!("{line}: counts do not add up to n = {}", config.n),
-                ));
-            }
-            let p = clopper_pearson_lower(r.counts[r.top], r.n, config.alpha);
-            if r.p_lower.is_none_or(|x| !same(x, p)) {
-                return Err(fail(
-                    dir,
-                    format!(
-                        "{line}: recorded p_lower {:?} but the counts give {p}",
-                        r.p_lower
-                    ),
-                ));
-            }
-            let radius = certified_radius(config.sigma, p);
-            if r.radius.is_some() != radius.is_some()
-                || r.radius.zip(radius).is_some_and(|(a, b)| !same(a, b))
-            {
-                return Err(fail(
-                    dir,
-                    format!(
-                        "{line}: recorded radius {:?} but the counts give {radius:?}",
-                        r.radius
-                    ),
-                ));
-            }
-            if r.prediction != radius.map(|_| r.top) {
-                return Err(fail(
-                    dir,
-                    format!(
-                        "{line}: prediction {:?} is inconsistent with the radius",
-                        r.prediction
-                    ),
-                ));
-            }
-            let certified =
-                r.prediction == Some(r.label) && radius.is_some_and(|x| x > r.region_radius);
-            if certified != r.certified_at_budget || r.in_target != target.covers(r.label) {
-                return Err(fail(
-                    dir,
-                    format!(
-                        "{line}: certified_at_budget / in_target do not follow from the counts"
-                    ),
-                ));
-            }
-        }
-        let summary =
-            SmoothingSummary::from_rows(&rows, &crate::pipeline::radius_grid_for(config.sigma));
-        if serde_json::to_value(&summary).ok().as_ref() != Some(&res.summary) {
-            return Err(fail(
-                dir,
-                "the smoothing summary does not match the recorded rows",
-            ));
-        }
-        report.passed.push(format!(
-            "{} smoothing rows: Clopper–Pearson bounds, radii, certification, summary",
-            rows.len()
-        ));
-        smoothing_summary = Some(summary);
+    let spec = spec_of(dir, &files, &dossier)?;
+    check_against_spec(&dossier, &spec)?;
+    report
+        .passed
+        .push("every recorded setting equals what spec.toml says".into());
+    if let Some(data) = &options.data {
+        check_threat_on_data(&dossier, &spec, data)?;
+        report.passed.push(
+            "the data: its rows and the threat model's valid ranges resolve as recorded".into(),
+        );
     }
-    let mut bounds_summary: Option<BoundsSummary> = None;
-    if let (Some(res), Some(config)) = (&dossier.results.bounds, &dossier.methods.bounds) {
-        let rows = rows::read_bounds(&dir.join(&res.rows.path), &config.methods)?;
-        let threshold = res
-            .summary
-            .get("margin_threshold")
-            .and_then(|v| v.as_f64())
-            .filter(|t| [0.0, crate::numerics::SOFTMAX_ORDER_MARGIN].contains(t))
-            .ok_or_else(|| {
-                fail(
-                    dir,
-                    "the bounds summary's margin_threshold is missing or not one robcert uses",
-                )
-            })?;
-        let network = res.network.as_ref().ok_or_else(|| {
-            fail(
-                dir,
-                "the bounds results do not say which network was bounded",
-            )
-        })?;
-        let expected = match network.output_transform.as_deref() {
-            Some("identity") | None => 0.0,
-            Some("softmax") => crate::numerics::SOFTMAX_ORDER_MARGIN,
-            Some(other) => {
-                return Err(fail(dir, format!("unknown output transform `{other}`")));
-            }
-        };
-        if threshold != expected {
-            return Err(fail(
-                dir,
-                format!(
-                    "margin_threshold {threshold} does not match the output transform {:?}",
-                    network.output_transform
-                ),
-            ));
-        }
-        for r in &rows {
-            let ok = match r.verdict {
-                VerdictKind::Verified => {
-                    r.counterexample.is_none()
-                        && r.methods
-                            .iter()
-                            .any(|m| m.verified && m.margin_lower > threshold)
-                }
-                VerdictKind::Falsified => {
-                    r.counterexample.is_some() && !r.methods.iter().any(|m| m.verified)
-                }
-                VerdictKind::Unknown => {
-                    r.counterexample.is_none() && !r.methods.iter().any(|m| m.verified)
-                }
-                VerdictKind::NotTargeted => !target.covers(r.label),
-            };
-            let margins_ok = r
-                .methods
-                .iter()
-                .all(|m| m.verified == (m.margin_lower > threshold));
-            if !ok || !margins_ok {
-                return Err(fail(
-                    dir,
-                    format!(
-                        "bounds row {}: verdict `{}` does not follow from its margins and counterexample",
-                        r.index,
-                        r.verdict.name()
-                    ),
-                ));
+    let checks = CheckInputs {
+        spec: &spec,
+        threat: &dossier.threat,
+        data_rows: dossier.inputs.data_rows,
+    };
+    let mut kinds = Vec::new();
+    for s in &dossier.sections {
+        let kind = crate::sections::find(&s.kind)
+            .ok_or_else(|| invalid(format!("unknown section kind `{}`", s.kind)))?;
+        for f in &s.files {
+            if !dossier.files.contains(f) {
+                return Err(invalid(format!(
+                    "section {} lists {} which the dossier does not",
+                    s.kind, f.path
+                )));
             }
         }
-        let summary = BoundsSummary::from_rows(&rows, &config.methods, threshold);
-        if serde_json::to_value(&summary).ok().as_ref() != Some(&res.summary) {
-            return Err(fail(
-                dir,
-                "the bounds summary does not match the recorded rows",
-            ));
-        }
-        let ce_lines = std::fs::read_to_string(dir.join("counterexamples.csv"))
-            .map_err(|e| Error::io(dir.join("counterexamples.csv"), e))?
-            .lines()
-            .count()
-            .saturating_sub(1);
-        if ce_lines != rows.iter().filter(|r| r.counterexample.is_some()).count() {
-            return Err(fail(
-                dir,
-                "counterexamples.csv does not hold one line per row with a counterexample",
-            ));
-        }
-        report
-            .passed
-            .push(format!("{} bounds rows: verdicts, summary", rows.len()));
-        bounds_summary = Some(summary);
+        report.passed.push(kind.check(&s.record, &files, &checks)?);
+        kinds.push(s.kind.as_str());
     }
-
-    let metric_values = metrics::compute(smoothing_summary.as_ref(), bounds_summary.as_ref());
-    if metric_values.len() != dossier.metrics.len()
-        || metric_values
-            .iter()
-            .any(|(k, v)| dossier.metrics.get(k).is_none_or(|x| !same(*x, *v)))
-    {
-        return Err(fail(
-            dir,
-            "the recorded metrics do not follow from the recorded rows",
-        ));
+    let requested: Vec<&str> = crate::sections::registry()
+        .into_iter()
+        .filter(|s| s.requested(&spec.spec))
+        .map(|s| s.kind())
+        .collect();
+    if kinds != requested {
+        return Err(invalid(format!(
+            "the dossier has sections {kinds:?} but its spec asks for {requested:?}"
+        )));
     }
-    criteria::validate(&dossier.acceptance)?;
-    let (crit, decision) = criteria::evaluate(&dossier.acceptance, &metric_values);
-    if crit != dossier.criteria || decision != dossier.decision {
-        return Err(fail(
-            dir,
-            format!(
-                "the recorded criteria or decision ({}) do not follow from the metrics (recomputed: {})",
-                dossier.decision.outcome, decision.outcome
-            ),
-        ));
-    }
+    check_stated(&dossier, &files)?;
     report.passed.push(format!(
-        "metrics, {} criteria and the decision {}",
-        crit.len(),
-        decision.outcome
+        "metrics, {} criteria, the decision {}, every plot and the report re-derived",
+        dossier.criteria.len(),
+        dossier.decision.outcome
     ));
-
     if options.replay {
-        replay(options, &dossier, &mut report)?;
+        replay(options, &dossier, &files, &mut report)?;
     }
+    report.decision = dossier.decision.outcome.clone();
     Ok(report)
 }
 
-fn target_from_json(v: &serde_json::Value) -> Option<crate::threat::Target> {
-    if v.as_str() == Some("any") {
-        return Some(crate::threat::Target::Any);
+/// Every file in the folder is listed (besides the signed document, its signature and the
+/// marker), every listed file exists with its hash, and listed names are plain.
+fn check_listing(dossier: &Dossier, files: &Files) -> Result<()> {
+    for f in &dossier.files {
+        folder::check_name(&f.path).map_err(invalid)?;
+        if [DOSSIER_FILE, SIGNATURE_FILE].contains(&f.path.as_str()) {
+            return Err(invalid(format!("{} must not list itself", f.path)));
+        }
+        let bytes = files
+            .get(&f.path)
+            .ok_or_else(|| invalid(format!("{} is listed but missing", f.path)))?;
+        let h = sha256_hex(bytes);
+        if h != f.sha256 {
+            return Err(invalid(format!(
+                "{} has SHA-256 {h}, the dossier records {}",
+                f.path, f.sha256
+            )));
+        }
     }
-    let e = v.get("evasion")?;
-    Some(crate::threat::Target::Evasion {
-        from: e.get("from")?.as_u64()? as usize,
-        to: e.get("to")?.as_u64()? as usize,
+    for name in files.keys() {
+        let listed = dossier.files.iter().any(|f| &f.path == name);
+        if !listed && ![DOSSIER_FILE, SIGNATURE_FILE, folder::MARKER].contains(&name.as_str()) {
+            return Err(invalid(format!(
+                "{name} is in the folder but not listed in the dossier (an unlisted file may say anything)"
+            )));
+        }
+    }
+    for required in [SPEC_FILE, PUBLIC_KEY_FILE, REPORT_FILE] {
+        if !dossier.files.iter().any(|f| f.path == required) {
+            return Err(invalid(format!("the dossier does not list {required}")));
+        }
+    }
+    if dossier.spec.path != SPEC_FILE {
+        return Err(invalid(format!(
+            "the spec is recorded as {}, not {SPEC_FILE}",
+            dossier.spec.path
+        )));
+    }
+    Ok(())
+}
+
+/// The spec copied into the folder, parsed (paths in it are not used: model and data are given).
+fn spec_of(dir: &Path, files: &Files, dossier: &Dossier) -> Result<LoadedSpec> {
+    let bytes = files.get(SPEC_FILE).expect("listed and present");
+    if sha256_hex(bytes) != dossier.spec.sha256 {
+        return Err(invalid("spec.toml does not match its recorded hash"));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| invalid("spec.toml is not UTF-8 text"))?;
+    let spec = crate::threat::spec::parse(text)
+        .map_err(|e| invalid(format!("spec.toml is not a valid spec: {e}")))?;
+    Ok(LoadedSpec {
+        path: dir.join(SPEC_FILE),
+        bytes: bytes.clone(),
+        spec,
     })
 }
 
-/// Re-runs the deterministic bounds (rows must match byte for byte) and a fresh smoothing sample.
-fn replay(options: &VerifyOptions, dossier: &Dossier, report: &mut VerifyReport) -> Result<()> {
-    let dir = &options.dir;
-    let (Some(model), Some(data)) = (&options.model, &options.data) else {
-        return Err(fail(dir, "--replay needs --model and --data"));
+/// Every setting the dossier records equals what its spec resolves to (the parts that do not
+/// need the data; a replay checks the rest).
+fn check_against_spec(dossier: &Dossier, spec: &LoadedSpec) -> Result<()> {
+    let s = &spec.spec;
+    use crate::sections::same_setting as same;
+    same(
+        "context",
+        &dossier.context,
+        &s.context.clone().unwrap_or_default(),
+    )?;
+    same("acceptance", &dossier.acceptance, &s.acceptance)?;
+    criteria::validate(&s.acceptance).map_err(|e| invalid(e.to_string()))?;
+    same(
+        "the ONNX Runtime optimisation level",
+        &dossier.engine.onnxruntime.optimization,
+        &s.model.ort_optimization,
+    )?;
+    same("inputs.id_column", &dossier.inputs.id_column, &s.data.id)?;
+    if let Some(f) = &s.model.features {
+        same("inputs.features", &dossier.inputs.features, f)?;
+    }
+    if dossier.inputs.features_from == "spec" && s.model.features.is_none() {
+        return Err(invalid(
+            "the dossier says the feature order came from the spec, which lists none",
+        ));
+    }
+    let t = &dossier.threat;
+    if t.features != dossier.inputs.features {
+        return Err(invalid("the threat's features differ from inputs.features"));
+    }
+    let expected = crate::threat::ThreatModel::from_spec(
+        &s.threat,
+        &t.features,
+        None,
+        Some(&t.class_names),
+        t.class_names.len(),
+    )
+    .map_err(|e| invalid(format!("spec.toml's threat does not resolve: {e}")))?;
+    same("threat.budgets", &t.budgets, &expected.budgets)?;
+    same("threat.target", &t.target, &expected.target)?;
+    same("threat.constraints", &t.constraints, &expected.constraints)?;
+    if let Some(classes) = &s.data.classes {
+        same("threat.class_names", &t.class_names, classes)?;
+    }
+    for i in 0..t.features.len() {
+        for (got, want, side) in [
+            (t.lower[i], expected.lower[i], "lower"),
+            (t.upper[i], expected.upper[i], "upper"),
+        ] {
+            // NaN: a range observed in the data, which only a replay can check.
+            if !want.is_nan() && got != want {
+                return Err(invalid(format!(
+                    "threat.{side}[{}] is {got} but spec.toml gives {want}",
+                    t.features[i]
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads the data under the dossier's features and the spec's layout, and requires the threat
+/// model it resolves to (valid ranges observed in the data included) to be the recorded one.
+fn check_threat_on_data(dossier: &Dossier, spec: &LoadedSpec, data: &Path) -> Result<()> {
+    let s = &spec.spec;
+    let layout = crate::data::DataLayout {
+        features: Some(dossier.inputs.features.clone()),
+        label: s.data.label.clone(),
+        amount: s.data.amount.clone(),
+        id: s.data.id.clone(),
+        ignore: s.data.ignore.clone(),
     };
-    let spec_path = Path::new(&dossier.inputs.spec.path);
+    let dataset = crate::data::Dataset::from_csv(data, &layout)
+        .map_err(|e| invalid(format!("the data does not load under spec.toml: {e}")))?;
+    crate::sections::same_setting(
+        "inputs.data_rows",
+        &dossier.inputs.data_rows,
+        &dataset.rows(),
+    )?;
+    let t = &dossier.threat;
+    let resolved = crate::threat::ThreatModel::resolve(
+        &s.threat,
+        &dataset,
+        Some(&t.class_names),
+        t.class_names.len(),
+    )
+    .map_err(|e| {
+        invalid(format!(
+            "spec.toml's threat does not resolve on the data: {e}"
+        ))
+    })?;
+    if let Some(path) = first_difference(
+        &serde_json::to_value(t).expect("serialisable"),
+        &serde_json::to_value(&resolved).expect("serialisable"),
+        "threat",
+    ) {
+        return Err(invalid(format!(
+            "the recorded threat model differs from what spec.toml and the data give, at {path}"
+        )));
+    }
+    Ok(())
+}
+
+/// Re-derives metrics, criteria, decision, plots and report from the sections and files.
+fn check_stated(dossier: &Dossier, files: &Files) -> Result<()> {
+    let stated = crate::certify::state(
+        &dossier.sections,
+        files,
+        &dossier.threat,
+        &dossier.acceptance,
+        &dossier.context.currency,
+        dossier.inputs.data_rows,
+    )?;
+    let json = |v: &std::collections::BTreeMap<String, super::metrics::Metric>| {
+        serde_json::to_value(v).expect("serialisable")
+    };
+    if let Some(path) = first_difference(&json(&dossier.metrics), &json(&stated.metrics), "metrics")
+    {
+        return Err(invalid(format!(
+            "the recorded metrics do not follow from the sections: {path}"
+        )));
+    }
+    if dossier.certificate != stated.certificate {
+        return Err(invalid(
+            "the certificate counted by certified_fraud_recall does not follow from the spec",
+        ));
+    }
+    if dossier.criteria != stated.criteria || dossier.decision != stated.decision {
+        return Err(invalid(format!(
+            "the recorded criteria or decision ({}) do not follow from the metrics (recomputed: {})",
+            dossier.decision.outcome, stated.decision.outcome
+        )));
+    }
+    for (name, bytes) in &stated.plots {
+        if files.get(name) != Some(bytes) {
+            return Err(invalid(format!(
+                "{name} is not the plot its section's rows give"
+            )));
+        }
+    }
+    let plots_listed = dossier
+        .files
+        .iter()
+        .filter(|f| f.path.starts_with("plots/"))
+        .count();
+    if plots_listed != stated.plots.len() {
+        return Err(invalid("the folder has plots no section states"));
+    }
+    let report = crate::certify::render_report(dossier, &stated);
+    if files.get(REPORT_FILE).map(Vec::as_slice) != Some(report.as_bytes()) {
+        return Err(invalid(
+            "report.html is not the report the dossier's contents give",
+        ));
+    }
+    Ok(())
+}
+
+/// Loads model and data under the folder's spec and re-runs every section.
+fn replay(
+    options: &VerifyOptions,
+    dossier: &Dossier,
+    files: &Files,
+    report: &mut VerifyReport,
+) -> Result<()> {
+    let (Some(model), Some(data)) = (&options.model, &options.data) else {
+        return Err(usage("--replay needs --model and --data"));
+    };
     let overrides = crate::pipeline::Overrides {
         model: Some(model.clone()),
         data: Some(data.clone()),
     };
-    let prepared = crate::pipeline::prepare(spec_path, &overrides, &options.job.runtime)?;
-    if sha256_hex(&prepared.spec.bytes) != dossier.inputs.spec.sha256 {
-        return Err(fail(
-            dir,
-            format!(
-                "the spec at {} changed since the dossier was made",
-                spec_path.display()
-            ),
-        ));
+    let spec_path = options.dir.join(SPEC_FILE);
+    let prepared =
+        crate::pipeline::prepare(&spec_path, &overrides, &options.job.runtime).map_err(|e| {
+            invalid(format!(
+                "replay: the model and data do not load under spec.toml: {e}"
+            ))
+        })?;
+    let runtime = crate::runtime::runtime_info(prepared.model.runtime_config())?;
+    if runtime != dossier.engine.onnxruntime {
+        return Err(invalid(format!(
+            "replay needs the ONNX Runtime that made the dossier ({} {}), this one is {} {}",
+            dossier.engine.onnxruntime.library,
+            dossier.engine.onnxruntime.library_sha256,
+            runtime.library,
+            runtime.library_sha256
+        )));
     }
-    if let (Some(res), Some(config)) = (&dossier.results.bounds, &dossier.methods.bounds) {
-        let job = crate::pipeline::BoundsJob {
-            bounds: config.clone(),
-            attack: dossier.methods.attack.clone(),
-        };
-        let (_, rows) = crate::pipeline::bounds(&prepared, &job, &options.job)?;
-        let csv = crate::output::bounds_rows_csv(&rows, &config.methods);
-        if sha256_hex(csv.as_bytes()) != res.rows.sha256 {
-            return Err(fail(
-                dir,
-                "replayed bounds differ from the recorded bounds_rows.csv",
-            ));
-        }
+    use crate::sections::same_setting as same;
+    same(
+        "inputs.data_rows",
+        &dossier.inputs.data_rows,
+        &prepared.data.rows(),
+    )?;
+    same(
+        "inputs.features",
+        &dossier.inputs.features,
+        &prepared.data.features,
+    )?;
+    if let Some(path) = first_difference(
+        &serde_json::to_value(&dossier.threat).expect("serialisable"),
+        &serde_json::to_value(&prepared.threat).expect("serialisable"),
+        "threat",
+    ) {
+        return Err(invalid(format!(
+            "replay: the threat model resolved from spec.toml and the data differs at {path}"
+        )));
+    }
+    report
+        .passed
+        .push("replay: model, data and threat model resolve as recorded".into());
+    let compare_dir = options
+        .compare_dir
+        .clone()
+        .or_else(|| model.parent().map(Path::to_path_buf));
+    let inputs = RunInputs {
+        prepared: &prepared,
+        job: &options.job,
+        compare_dir: compare_dir.as_deref(),
+    };
+    for s in &dossier.sections {
+        let kind = crate::sections::find(&s.kind).expect("checked");
+        report.passed.push(kind.replay(&s.record, files, &inputs)?);
+    }
+    if options.fresh_sample
+        && let Some(s) = dossier.section("smoothing")
+    {
         report
-            .passed
-            .push("replayed bounds and attacks: identical rows".into());
-    }
-    if let (Some(res), Some(config)) = (&dossier.results.smoothing, &dossier.methods.smoothing) {
-        let mut fresh = config.clone();
-        fresh.seed = config.seed.wrapping_add(1);
-        let (_, rows) = crate::pipeline::smooth(
-            &prepared,
-            &fresh,
-            crate::smoothing::SmoothingMode::Certify,
-            &options.job,
-        )?;
-        let recorded =
-            rows::read_smoothing(&dir.join(&res.rows.path), &prepared.threat.class_names)?;
-        let agree = rows
-            .iter()
-            .zip(&recorded)
-            .filter(|(a, b)| a.certified_at_budget == b.certified_at_budget)
-            .count();
-        report.notes.push(format!(
-            "fresh smoothing sample (seed {}): {agree} of {} rows agree on certification at the budget",
-            fresh.seed,
-            rows.len()
-        ));
+            .notes
+            .push(crate::sections::smoothing::fresh_sample_test(
+                &s.record, files, &inputs,
+            )?);
     }
     Ok(())
 }

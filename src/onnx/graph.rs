@@ -33,6 +33,8 @@ pub struct OnnxGraph {
     pub undecodable: BTreeMap<String, String>,
     /// Nodes in file order, without the `Constant` nodes.
     pub nodes: Vec<Node>,
+    /// The model's `metadata_props` (e.g. `robcert.features`), by key.
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// Name, element type and (if declared) shape of a graph input or output.
@@ -396,6 +398,11 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<OnnxGraph> {
         initializers,
         undecodable,
         nodes,
+        metadata: model
+            .metadata_props
+            .iter()
+            .map(|p| (p.key.clone(), p.value.clone()))
+            .collect(),
     })
 }
 

@@ -29,6 +29,8 @@ pub struct ModelBuilder {
     opset: i64,
     /// Operator sets of other domains, as (domain, version), in the order they were added.
     domain_opsets: Vec<(String, i64)>,
+    /// `metadata_props` of the model, in the order they were added.
+    metadata: Vec<(String, String)>,
     graph: proto::GraphProto,
 }
 
@@ -38,11 +40,24 @@ impl ModelBuilder {
         ModelBuilder {
             opset,
             domain_opsets: Vec::new(),
+            metadata: Vec::new(),
             graph: proto::GraphProto {
                 name: "robcert".into(),
                 ..Default::default()
             },
         }
+    }
+
+    /// Adds a `metadata_props` entry (e.g. `robcert.features`).
+    pub fn metadata(mut self, key: &str, value: &str) -> Self {
+        self.metadata.push((key.into(), value.into()));
+        self
+    }
+
+    /// Records the model's feature order under `robcert.features` (a JSON array of names).
+    pub fn feature_names(self, names: &[&str]) -> Self {
+        let json = serde_json::to_string(names).expect("strings serialise");
+        self.metadata(crate::onnx::FEATURES_KEY, &json)
     }
 
     /// Adds a graph input; `None` dimensions are written as the symbolic dimension `N`.
@@ -195,6 +210,14 @@ impl ModelBuilder {
             graph: Some(self.graph.clone()),
             opset_import: std::iter::once(default_opset)
                 .chain(domain_opsets)
+                .collect(),
+            metadata_props: self
+                .metadata
+                .iter()
+                .map(|(key, value)| proto::StringStringEntryProto {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
                 .collect(),
         }
         .encode_to_vec()

@@ -36,16 +36,34 @@ pub struct Section {
     pub code: Option<String>,
 }
 
+/// The decision banner.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Banner {
+    pub outcome: String,
+    pub tone: Tone,
+    pub reasons: Vec<String>,
+}
+
+/// Colour of the banner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tone {
+    /// Green (ACCEPT).
+    Ok,
+    /// Red (REJECT).
+    Bad,
+    /// Amber (NO DECISION).
+    #[default]
+    Neutral,
+}
+
 /// The whole page.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HtmlReport {
     pub title: String,
     pub subtitle: String,
-    /// The headline outcome, e.g. "ACCEPT".
-    pub decision: String,
-    /// Green banner when true, red when false.
-    pub decision_ok: bool,
-    pub decision_reasons: Vec<String>,
+    /// The headline outcome (e.g. "ACCEPT") and its banner; `None` for pages that decide
+    /// nothing (a comparison of models).
+    pub decision: Option<Banner>,
     pub sections: Vec<Section>,
     pub footer: String,
 }
@@ -62,6 +80,7 @@ header .subtitle { color: var(--muted); margin: 0 0 20px; }
 .decision { border-radius: 6px; padding: 16px 22px; margin: 0 0 24px; color: #fff; }
 .decision.ok { background: var(--ok); }
 .decision.bad { background: var(--bad); }
+.decision.neutral { background: var(--warn); }
 .decision .label { font-size: 13px; letter-spacing: 0.08em; text-transform: uppercase; opacity: 0.9; }
 .decision .outcome { font-size: 32px; font-weight: bold; letter-spacing: 0.04em; margin: 2px 0 6px; }
 .decision ul { margin: 4px 0 0; padding-left: 20px; }
@@ -198,21 +217,27 @@ pub fn render_html(r: &HtmlReport) -> String {
     }
     out.push_str("</header>\n");
 
-    let decision_class = if r.decision_ok { "ok" } else { "bad" };
-    let _ = writeln!(
-        out,
-        "<div class=\"decision {decision_class}\" role=\"status\">\n\
-         <div class=\"label\">Decision</div>\n<div class=\"outcome\">{}</div>",
-        escape(&r.decision)
-    );
-    if !r.decision_reasons.is_empty() {
-        out.push_str("<ul>\n");
-        for reason in &r.decision_reasons {
-            let _ = writeln!(out, "<li>{}</li>", escape(reason));
+    if let Some(banner) = &r.decision {
+        let class = match banner.tone {
+            Tone::Ok => "ok",
+            Tone::Bad => "bad",
+            Tone::Neutral => "neutral",
+        };
+        let _ = writeln!(
+            out,
+            "<div class=\"decision {class}\" role=\"status\">\n\
+             <div class=\"label\">Decision</div>\n<div class=\"outcome\">{}</div>",
+            escape(&banner.outcome)
+        );
+        if !banner.reasons.is_empty() {
+            out.push_str("<ul>\n");
+            for reason in &banner.reasons {
+                let _ = writeln!(out, "<li>{}</li>", escape(reason));
+            }
+            out.push_str("</ul>\n");
         }
-        out.push_str("</ul>\n");
+        out.push_str("</div>\n");
     }
-    out.push_str("</div>\n");
 
     if r.sections.len() > 1 {
         out.push_str("<nav>\n<h2>Contents</h2>\n<ol>\n");

@@ -6,5 +6,5 @@
 pub mod html;
 pub mod plots;
 
-pub use html::{Figure, HtmlReport, Section, Table, render_html};
+pub use html::{Banner, Figure, HtmlReport, Section, Table, Tone, render_html};
 pub use plots::{Histogram, LinePlot, PlotFiles, Series, histogram, line_plot};

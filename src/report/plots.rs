@@ -84,6 +84,9 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Drawn dashed, e.g. an attack's empirical upper bound next to certified lower bounds.
     pub dashed: bool,
+    /// Palette index of the colour; series that share it (one model's certified and attack
+    /// curves) share the hue. `None` takes the series' position.
+    pub colour: Option<usize>,
 }
 
 /// Curves over a shared x axis.
@@ -571,7 +574,7 @@ impl Drawing for PreparedLinePlot<'_> {
             .map(|(i, s)| LegendEntry {
                 label: s.label.clone(),
                 swatch: Swatch::Line {
-                    colour: palette_colour(i),
+                    colour: palette_colour(s.colour.unwrap_or(i)),
                     dashed: s.dashed,
                 },
             })
@@ -585,7 +588,7 @@ impl Drawing for PreparedLinePlot<'_> {
             (self.y_range, YTicks::Decimal),
         )?;
         for (i, (series, points)) in self.plot.series.iter().zip(&self.finite).enumerate() {
-            let stroke = palette_colour(i).stroke_width(LINE_WIDTH);
+            let stroke = palette_colour(series.colour.unwrap_or(i)).stroke_width(LINE_WIDTH);
             for run in clip_to_y_band(points, self.y_range) {
                 match run.as_slice() {
                     [only] => chart.draw_series(std::iter::once(Circle::new(

@@ -233,7 +233,38 @@ pub struct OnnxModel {
     /// Rows per ONNX Runtime call when the model fixes its batch dimension (e.g. 1).
     pub fixed_batch: Option<usize>,
     pub num_classes: usize,
+    /// The input features in input order, from the model's `robcert.features` metadata.
+    pub feature_names: Option<Vec<String>>,
+    /// The class names in output order, from the model's `robcert.classes` metadata.
+    pub class_names: Option<Vec<String>>,
     config: RuntimeConfig,
+}
+
+/// A `metadata_props` value that must be a JSON array of distinct, non-empty strings.
+fn names_from_metadata(
+    path: &Path,
+    graph: Option<&crate::onnx::OnnxGraph>,
+    key: &str,
+) -> Result<Option<Vec<String>>> {
+    let Some(text) = graph.and_then(|g| g.metadata.get(key)) else {
+        return Ok(None);
+    };
+    let bad = |why: String| Error::ModelSignature {
+        path: path.to_path_buf(),
+        message: format!(
+            "metadata `{key}` = {text:?} {why}; it must be a JSON array of names such as \
+             [\"amount\", \"hour\"]"
+        ),
+    };
+    let names: Vec<String> =
+        serde_json::from_str(text).map_err(|e| bad(format!("is not a JSON array ({e})")))?;
+    let mut seen = std::collections::BTreeSet::new();
+    for n in &names {
+        if n.is_empty() || !seen.insert(n.as_str()) {
+            return Err(bad(format!("has an empty or repeated name `{n}`")));
+        }
+    }
+    Ok(Some(names))
 }
 
 fn describe(t: &ValueType) -> String {
@@ -262,8 +293,11 @@ impl OnnxModel {
     /// Reads and checks a model: it must load in ONNX Runtime and have the tabular signature.
     /// The class count is read from the output shape or, if dynamic, from a one-row probe run.
     pub fn load(path: &Path, config: &RuntimeConfig) -> Result<OnnxModel> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::util::read_limited(path, crate::util::MAX_MODEL_BYTES)?;
         init(config.library.as_deref())?;
+        // robcert's own decoder reads the metadata and the graph for the static checks; a model
+        // it cannot decode still runs (ONNX Runtime is the reference), without those checks.
+        let decoded = crate::onnx::decode(path, &bytes).ok();
         let session = build_session(path, &bytes, config)?;
         let sig_err = |message: String| Error::ModelSignature {
             path: path.to_path_buf(),
@@ -335,6 +369,8 @@ impl OnnxModel {
             row_shape,
             fixed_batch,
             num_classes: declared_classes.unwrap_or(0),
+            feature_names: names_from_metadata(path, decoded.as_ref(), crate::onnx::FEATURES_KEY)?,
+            class_names: names_from_metadata(path, decoded.as_ref(), crate::onnx::CLASSES_KEY)?,
             config: config.clone(),
         };
         drop(session);
@@ -349,7 +385,27 @@ impl OnnxModel {
                 model.output_name, model.num_classes
             )));
         }
-        model.check_rows_independent()?;
+        model.check_rows_independent(decoded.as_ref())?;
+        if let Some(names) = &model.feature_names
+            && names.len() != model.input_width
+        {
+            return Err(sig_err(format!(
+                "metadata `{}` lists {} features but the input has {} values per row",
+                crate::onnx::FEATURES_KEY,
+                names.len(),
+                model.input_width
+            )));
+        }
+        if let Some(names) = &model.class_names
+            && names.len() != model.num_classes
+        {
+            return Err(sig_err(format!(
+                "metadata `{}` lists {} classes but the model scores {}",
+                crate::onnx::CLASSES_KEY,
+                names.len(),
+                model.num_classes
+            )));
+        }
         Ok(model)
     }
 
@@ -358,13 +414,13 @@ impl OnnxModel {
     /// distinct rows twice (bit-identical), together and one at a time (the same classes and,
     /// up to float32 noise of a differently blocked kernel, [`BATCH_PROBE_REL_TOLERANCE`], the
     /// same scores). A model with a fixed batch of 1 cannot mix rows.
-    fn check_rows_independent(&self) -> Result<()> {
+    fn check_rows_independent(&self, graph: Option<&crate::onnx::OnnxGraph>) -> Result<()> {
         let coupled = |message: String| Error::BatchCoupled {
             path: self.path.clone(),
             message,
         };
-        if let Ok(graph) = crate::onnx::decode(&self.path, &self.bytes) {
-            if let Some((node, op, why)) = crate::onnx::batch::randomness(&graph) {
+        if let Some(graph) = graph {
+            if let Some((node, op, why)) = crate::onnx::batch::randomness(graph) {
                 return Err(Error::ModelSignature {
                     path: self.path.clone(),
                     message: format!(
@@ -373,7 +429,7 @@ impl OnnxModel {
                     ),
                 });
             }
-            if let Some((node, op, why)) = crate::onnx::batch::batch_coupling(&graph) {
+            if let Some((node, op, why)) = crate::onnx::batch::batch_coupling(graph) {
                 return Err(coupled(format!("node `{node}` ({op}): {why}")));
             }
         }

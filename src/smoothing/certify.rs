@@ -31,6 +31,11 @@ pub struct SmoothingRun<'a> {
 #[derive(Clone, Debug)]
 pub struct SmoothingOutput {
     pub rows: Vec<RowCertificate>,
+    /// The level of each row's certificate: `alpha / rows` (Bonferroni), so that all hold
+    /// together with probability ≥ 1 − alpha.
+    pub alpha_per_row: f64,
+    /// Warnings computed before sampling (e.g. a sample size too small to certify any row).
+    pub warnings: Vec<String>,
     /// Model evaluations through ONNX Runtime spent on noisy samples.
     pub model_evaluations: u64,
     pub seconds: f64,
@@ -60,6 +65,8 @@ struct Worker<'a> {
     noise: &'a AnisotropicNoise,
     tables: &'a Tables,
     config: &'a SmoothingConfig,
+    /// The level of each row's certificate (Bonferroni: α / rows).
+    alpha_row: f64,
     width: usize,
     batch: Vec<f32>,
     scores: Vec<f32>,
@@ -143,7 +150,7 @@ impl Worker<'_> {
             tables.estimation.as_ref().expect("certify tables"),
             self.config.n,
         )?;
-        let p_lower = clopper_pearson_lower(counts[top], self.config.n, self.config.alpha);
+        let p_lower = clopper_pearson_lower(counts[top], self.config.n, self.alpha_row);
         let radius = certified_radius(self.config.sigma, p_lower);
         Ok(Outcome {
             top,
@@ -173,7 +180,7 @@ impl Worker<'_> {
         let p_value = binomial_test_half(counts[top], counts[top] + runner_up);
         Ok(Outcome {
             top,
-            prediction: (p_value <= self.config.alpha).then_some(top),
+            prediction: (p_value <= self.alpha_row).then_some(top),
             counts,
             p_lower: None,
             p_value: Some(p_value),
@@ -214,6 +221,8 @@ pub fn run_smoothing(run: &SmoothingRun) -> Result<SmoothingOutput> {
         .rows
         .clone()
         .unwrap_or_else(|| (0..run.data.rows()).collect());
+    let alpha_row = run.config.alpha_per_row(indices.len());
+    let warnings = reach_warnings(run, &indices, alpha_row);
     let noise = AnisotropicNoise::new(run.threat, run.config.sigma);
     let tables = Tables::new(run.config, run.mode, noise.dims());
     let progress = if run.progress {
@@ -243,6 +252,7 @@ pub fn run_smoothing(run: &SmoothingRun) -> Result<SmoothingOutput> {
                         noise: &noise,
                         tables: &tables,
                         config: run.config,
+                        alpha_row,
                         width: run.data.width(),
                         batch: Vec::new(),
                         scores: Vec::new(),
@@ -281,10 +291,88 @@ pub fn run_smoothing(run: &SmoothingRun) -> Result<SmoothingOutput> {
         SmoothingMode::Predict => run.config.n,
     };
     Ok(SmoothingOutput {
+        alpha_per_row: alpha_row,
+        warnings,
         model_evaluations: per_row * rows.len() as u64,
         rows,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The largest radius CERTIFY can reach with `n` samples at level `alpha_row` (every sample in the
+/// top class): `σ·Φ⁻¹(alpha_row^(1/n))`.
+pub fn largest_reachable_radius(config: &SmoothingConfig, alpha_row: f64) -> f64 {
+    let p = (alpha_row.ln() / config.n as f64).exp();
+    certified_radius(config.sigma, p).unwrap_or(0.0)
+}
+
+/// Warns when no (or only some) target row can be certified over its box with this `n`.
+fn reach_warnings(run: &SmoothingRun, indices: &[usize], alpha_row: f64) -> Vec<String> {
+    if run.mode != SmoothingMode::Certify || indices.is_empty() {
+        return Vec::new();
+    }
+    let radii: Vec<f64> = indices
+        .iter()
+        .filter(|&&r| run.threat.target.covers(run.data.labels[r]))
+        .map(|&r| region_radius(run.threat, run.data.row(r)))
+        .collect();
+    sample_size_warnings(
+        run.config,
+        indices.len(),
+        alpha_row,
+        &radii,
+        run.threat.constraints.has_switchable(),
+    )
+}
+
+/// The warnings of a CERTIFY run over `rows` rows, from the target rows' box radii: rows whose
+/// box no sample of this size can cover (with the `n` that would be needed), and switchable
+/// categories that the noise does not cover. A pure function, so `verify` recomputes it.
+pub fn sample_size_warnings(
+    config: &SmoothingConfig,
+    rows: usize,
+    alpha_row: f64,
+    target_box_radii: &[f64],
+    switchable: bool,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let reach = largest_reachable_radius(config, alpha_row);
+    let smallest = target_box_radii
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    let unreachable = target_box_radii.iter().filter(|&&b| b >= reach).count();
+    if unreachable > 0 {
+        // n such that σ·Φ⁻¹(α^(1/n)) exceeds the smallest box radius: α^(1/n) > Φ(B/σ).
+        let phi = statrs::distribution::ContinuousCDF::cdf(
+            &statrs::distribution::Normal::standard(),
+            smallest.max(0.0) / config.sigma,
+        );
+        let needed = if phi < 1.0 {
+            format!("n ≥ {:.0}", (alpha_row.ln() / phi.ln()).ceil() + 1.0)
+        } else {
+            "a larger sigma".into()
+        };
+        out.push(format!(
+            "with n = {} and alpha = {} ({alpha_row:e} per row over {rows} rows), the largest \
+             radius CERTIFY can reach is {reach:.4} (budget-scaled), not beyond the threat box \
+             radius of {unreachable} of {} target rows (smallest box radius {smallest:.4}): \
+             those rows cannot be certified at the budget; {needed} would be needed for the \
+             smallest box",
+            config.n,
+            config.alpha,
+            target_box_radii.len()
+        ));
+    }
+    if switchable {
+        out.push(
+            "the threat lets the attacker switch categories (threat.switchable); smoothing adds no \
+             noise to one-hot groups, so its certificate does not cover the switch and no row is \
+             certified at the budget by smoothing"
+                .into(),
+        );
+    }
+    out
 }
 
 fn certify_one(
@@ -298,6 +386,7 @@ fn certify_one(
     let region = region_radius(run.threat, x);
     let mut record = RowCertificate {
         index: row,
+        id: run.data.id(row),
         label,
         base_prediction,
         top: 0,
@@ -316,8 +405,11 @@ fn certify_one(
         SmoothingMode::Certify => worker.certify(x)?,
         SmoothingMode::Predict => worker.predict(x)?,
     };
-    record.certified_at_budget =
-        outcome.prediction == Some(label) && outcome.radius.is_some_and(|r| r > region);
+    // The noise does not switch categories: with switchable one-hot groups in the threat, the
+    // radius does not cover the whole threat region and no row is certified at the budget.
+    record.certified_at_budget = !run.threat.constraints.has_switchable()
+        && outcome.prediction == Some(label)
+        && outcome.radius.is_some_and(|r| r > region);
     record.top = outcome.top;
     record.prediction = outcome.prediction;
     record.counts = outcome.counts;

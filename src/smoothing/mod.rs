@@ -27,7 +27,6 @@ pub mod stats;
 pub use certify::{SmoothingRun, run_smoothing};
 pub use result::{RowCertificate, SmoothingSummary};
 
-use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// Whether to run CERTIFY (radius per row) or PREDICT (smoothed prediction with abstention).
@@ -38,74 +37,4 @@ pub enum SmoothingMode {
     Predict,
 }
 
-/// Parameters of randomized smoothing; defaults are Cohen et al.'s (σ = 0.25, n0 = 100,
-/// n = 100,000, α = 0.001). σ is in budget units: feature `f` gets noise of std `σ·b_f`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SmoothingConfig {
-    /// Noise scale in budget units.
-    pub sigma: f64,
-    /// Selection samples (CERTIFY picks the top class from these).
-    pub n0: u64,
-    /// Estimation samples.
-    pub n: u64,
-    /// Failure probability of each row's certificate.
-    pub alpha: f64,
-    /// Rows per ONNX Runtime call. Does not change results.
-    pub batch: usize,
-    /// Master seed. Row `i` draws from its own streams, so results do not depend on threads.
-    pub seed: u64,
-}
-
-impl Default for SmoothingConfig {
-    fn default() -> Self {
-        SmoothingConfig {
-            sigma: 0.25,
-            n0: 100,
-            n: 100_000,
-            alpha: 0.001,
-            batch: 4096,
-            seed: 0,
-        }
-    }
-}
-
-impl SmoothingConfig {
-    /// Rejects values with which the procedure is undefined or meaningless.
-    pub fn validate(&self) -> Result<()> {
-        if !(self.sigma.is_finite() && self.sigma > 0.0) {
-            return Err(Error::param(
-                "sigma",
-                self.sigma,
-                "must be a finite number > 0",
-            ));
-        }
-        if self.n == 0 {
-            return Err(Error::param("n", self.n, "must be at least 1"));
-        }
-        if self.n0 == 0 {
-            return Err(Error::param("n0", self.n0, "must be at least 1"));
-        }
-        if self.n0 > self.n {
-            return Err(Error::param(
-                "n0",
-                self.n0,
-                format!(
-                    "must not exceed n = {} (selection uses fewer samples than estimation)",
-                    self.n
-                ),
-            ));
-        }
-        if !(self.alpha > 0.0 && self.alpha < 1.0) {
-            return Err(Error::param(
-                "alpha",
-                self.alpha,
-                "must lie strictly between 0 and 1",
-            ));
-        }
-        if self.batch == 0 {
-            return Err(Error::param("batch", self.batch, "must be at least 1"));
-        }
-        Ok(())
-    }
-}
+pub use crate::config::SmoothingConfig;

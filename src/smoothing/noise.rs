@@ -108,7 +108,10 @@ impl NormalTable {
     }
 }
 
-/// Scales standard normals by σ·b_f onto the mutable features and clips to the valid range.
+/// Scales standard normals by σ·b_f onto the mutable features, clips to the valid range and, when
+/// the threat declares constraints, restores them (integer features rounded, relations restored by
+/// moving mutable features, see `threat::constraints`): a deterministic part of the base
+/// classifier, so each noisy point fed to ONNX Runtime is a valid row.
 #[derive(Clone, Debug)]
 pub struct AnisotropicNoise {
     width: usize,
@@ -116,11 +119,39 @@ pub struct AnisotropicNoise {
     std: Vec<f32>,
     lower: Vec<f32>,
     upper: Vec<f32>,
+    /// Constraints to restore after the noise, if any.
+    constraints: Option<ConstraintRepair>,
+}
+
+/// What the noise must restore in each noisy point.
+#[derive(Clone, Debug)]
+struct ConstraintRepair {
+    constraints: crate::threat::Constraints,
+    movable: Vec<bool>,
+    lower: Vec<f64>,
+    upper: Vec<f64>,
 }
 
 impl AnisotropicNoise {
     pub fn new(threat: &ThreatModel, sigma: f64) -> Self {
         let features = threat.mutable_indices();
+        let c = &threat.constraints;
+        let repair = (c.integer.iter().any(|&b| b) || !c.relations.is_empty()).then(|| {
+            let mut movable = vec![false; threat.features.len()];
+            for &f in &features {
+                movable[f] = true;
+            }
+            ConstraintRepair {
+                constraints: crate::threat::Constraints {
+                    integer: c.integer.clone(),
+                    one_hot: Vec::new(),
+                    relations: c.relations.clone(),
+                },
+                movable,
+                lower: threat.lower.clone(),
+                upper: threat.upper.clone(),
+            }
+        });
         AnisotropicNoise {
             width: threat.features.len(),
             std: features
@@ -130,6 +161,7 @@ impl AnisotropicNoise {
             lower: features.iter().map(|&f| threat.lower[f] as f32).collect(),
             upper: features.iter().map(|&f| threat.upper[f] as f32).collect(),
             features,
+            constraints: repair,
         }
     }
 
@@ -142,9 +174,19 @@ impl AnisotropicNoise {
     /// only mutable columns are rewritten, from the standard normals `z` (`m` per row).
     pub fn perturb(&self, x: &[f32], batch: &mut [f32], z: &[f32]) {
         let m = self.features.len();
+        let mut scratch = Vec::new();
         for (row, zr) in batch.chunks_exact_mut(self.width).zip(z.chunks_exact(m)) {
             for (j, &f) in self.features.iter().enumerate() {
                 row[f] = (x[f] + self.std[j] * zr[j]).clamp(self.lower[j], self.upper[j]);
+            }
+            if let Some(r) = &self.constraints {
+                scratch.clear();
+                scratch.extend(row.iter().map(|&v| f64::from(v)));
+                r.constraints
+                    .project(&mut scratch, &r.movable, &r.lower, &r.upper);
+                for &f in &self.features {
+                    row[f] = scratch[f] as f32;
+                }
             }
         }
     }

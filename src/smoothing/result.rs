@@ -1,13 +1,15 @@
 //! Result types of randomized smoothing: one record per row and the aggregates. These types sit
 //! low in the stack so that the CSV/JSON writers, the report and the dossier all render them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The smoothing outcome of one data row.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RowCertificate {
     /// Row index in the data file (0-based, header excluded).
     pub index: usize,
+    /// The row's identifier (the data's id column, else the index).
+    pub id: String,
     pub label: usize,
     /// Prediction of the deployed (unsmoothed) model on the clean row, by ONNX Runtime.
     pub base_prediction: usize,
@@ -37,7 +39,8 @@ pub struct RowCertificate {
 }
 
 /// Certified accuracy at one radius.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RadiusPoint {
     pub radius: f64,
     pub certified_accuracy: f64,
@@ -46,7 +49,8 @@ pub struct RadiusPoint {
 }
 
 /// Aggregates over all rows.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SmoothingSummary {
     pub rows: usize,
     pub target_rows: usize,

@@ -159,6 +159,26 @@ pub fn clopper_pearson_lower(k: u64, n: u64, alpha: f64) -> f64 {
     ulps_down(lo, BISECTION_ULPS_DOWN).max(0.0)
 }
 
+/// Two-sided Clopper–Pearson confidence interval for a proportion `k / n` at `confidence`
+/// (e.g. 0.95): each end is a one-sided bound at `(1 − confidence) / 2`, computed so the
+/// interval contains the exact Clopper–Pearson interval. `(0, 1)` for `n = 0`.
+pub fn clopper_pearson_interval(k: u64, n: u64, confidence: f64) -> (f64, f64) {
+    assert!(
+        confidence > 0.0 && confidence < 1.0,
+        "confidence {confidence} outside (0, 1)"
+    );
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let a = (1.0 - confidence) / 2.0;
+    let lower = clopper_pearson_lower(k, n, a);
+    // The upper bound on p is one minus the lower bound on the failure probability; rounding up.
+    let upper = (1.0 - clopper_pearson_lower(n - k, n, a))
+        .next_up()
+        .min(1.0);
+    (lower, upper)
+}
+
 /// Two-sided binomial test p-value for `k` successes in `n` trials against p = 1/2, as in
 /// Cohen et al.'s PREDICT (scipy's `binom_test(k, n, 0.5)`).
 pub fn binomial_test_half(k: u64, n: u64) -> f64 {

@@ -14,12 +14,12 @@ pub struct SpecFile {
     pub threat: ThreatSection,
     #[serde(default)]
     pub methods: MethodsSection,
-    /// Risk-acceptance criteria: metric key → threshold (see `dossier::criteria::METRICS`).
+    /// Risk-acceptance criteria (see `dossier::criteria::METRICS`) and how they are evaluated.
     #[serde(default)]
-    pub acceptance: std::collections::BTreeMap<String, f64>,
+    pub acceptance: crate::config::Acceptance,
     /// Model-risk documentation carried into the dossier.
     #[serde(default)]
-    pub context: Option<crate::dossier::document::Context>,
+    pub context: Option<crate::config::Context>,
     /// Other models (e.g. training regimes) to compare in the dossier, bounds and attacks only.
     #[serde(default)]
     pub compare: Option<CompareSection>,
@@ -42,6 +42,10 @@ pub struct ModelSection {
     /// certificates hold for sessions at this level with the recorded ONNX Runtime version.
     #[serde(default)]
     pub ort_optimization: crate::runtime::OptimizationLevel,
+    /// The model's input features in input order. Needed when the model does not record them in
+    /// its `robcert.features` metadata; if both are present they must agree.
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -51,10 +55,14 @@ pub struct DataSection {
     pub path: PathBuf,
     /// Label column: class indices 0, 1, ...
     pub label: String,
-    /// Column holding the money at risk per row (optional).
+    /// Column holding the money at risk per row (optional; may also be a feature).
     #[serde(default)]
     pub amount: Option<String>,
-    /// Columns that are not model inputs (identifiers).
+    /// Column that identifies a row (e.g. a transaction id), carried into every output.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Other columns that are not model inputs; any column that is neither a feature, the label,
+    /// the amount, the id nor listed here is an error.
     #[serde(default)]
     pub ignore: Vec<String>,
     /// Class names by index; defaults to `["legit", "fraud"]` for two classes.
@@ -79,6 +87,28 @@ pub struct ThreatSection {
     /// `"fraud->legit"` (only evasions count) or `"any"`.
     #[serde(default = "default_target")]
     pub target: String,
+    /// Features that only take integer values (counts): attacks and smoothing keep them integer.
+    #[serde(default)]
+    pub integer: Vec<String>,
+    /// One-hot groups, by name: a glob (`"country_*"`) or a list of features; exactly one member
+    /// is 1 in every row.
+    #[serde(default)]
+    pub one_hot: BTreeMap<String, OneHotSpec>,
+    /// One-hot groups within which the attacker may switch category.
+    #[serde(default)]
+    pub switchable: Vec<String>,
+    /// Linear relations between features that every valid row satisfies, e.g.
+    /// `"velocity_1h <= velocity_24h"` or `"2*a + b <= 10"`.
+    #[serde(default)]
+    pub relations: Vec<String>,
+}
+
+/// The members of a one-hot group.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum OneHotSpec {
+    Glob(String),
+    List(Vec<String>),
 }
 
 fn default_clip() -> String {
@@ -93,11 +123,11 @@ fn default_target() -> String {
 #[serde(deny_unknown_fields)]
 pub struct MethodsSection {
     #[serde(default)]
-    pub smoothing: Option<crate::smoothing::SmoothingConfig>,
+    pub smoothing: Option<crate::config::SmoothingConfig>,
     #[serde(default)]
-    pub bounds: Option<crate::bounds::verdict::BoundsConfig>,
+    pub bounds: Option<crate::config::BoundsConfig>,
     #[serde(default)]
-    pub attack: Option<crate::attack::AttackConfig>,
+    pub attack: Option<crate::config::AttackConfig>,
 }
 
 /// A parsed spec with its own path (for resolving relative paths) and exact bytes (for hashing).
@@ -110,7 +140,7 @@ pub struct LoadedSpec {
 
 impl LoadedSpec {
     pub fn load(path: &Path) -> Result<LoadedSpec> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::util::read_limited(path, crate::util::MAX_SPEC_BYTES)?;
         let text = String::from_utf8(bytes.clone()).map_err(|_| Error::SpecSyntax {
             path: path.to_path_buf(),
             message: "not UTF-8 text".into(),
